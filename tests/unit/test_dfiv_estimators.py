@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from theorytk.dfiv import DFIV, KernelIV, SieveIV, circle_iv, demand_design, select
+from theorytk.dfiv import DFIV, KernelIV, SieveIV, circle_iv, demand_design, demand_dfiv, select, validation_loss
 from theorytk.dfiv.data import Sample, circle_embedding
 from theorytk.dfiv.dfiv import TrainingDiverged
 from theorytk.dfiv.kernel_iv import naive_kiv_predict
@@ -113,7 +113,9 @@ def test_too_few_samples_for_the_basis():
     (lambda: KernelIV(kernel="poly"), ValueError), (lambda: DFIV(lam1=0.0), ValueError),
     (lambda: DFIV(epochs=2.5), TypeError), (lambda: DFIV(lr=float("inf")), ValueError),
     (lambda: DFIV(schedule="step"), ValueError), (lambda: DFIV(treatment_input=3), TypeError),
-    (lambda: DFIV(backend="torch"), ValueError),
+    (lambda: DFIV(backend="torch"), ValueError), (lambda: DFIV(covariates=(1, 1)), ValueError),
+    (lambda: DFIV(covariates=()), ValueError), (lambda: DFIV(covariates=(-1,)), ValueError),
+    (lambda: DFIV(covariates=(0.5,)), TypeError),
 ])
 def test_bad_hyperparameters(make, error):
     with pytest.raises(error):
@@ -124,3 +126,30 @@ def test_demand_design_runs_end_to_end_small():
     data = demand_design(600, seed=0)
     model = SieveIV("hermite", 2).fit(data.stage1, data.stage2)
     assert np.isfinite(data.mse(model))
+
+
+def _small_demand(backend="numba"):
+    return demand_dfiv(treatment_layers=(4,), instrument_layers=(8,), covariate_layers=(8,), covariate_features=3,
+                       instrument_features=5, epochs=6, stage1_iter=2, covariate_iter=2, eval_every=2, backend=backend)
+
+
+def test_dfiv_with_covariates_numba_equals_numpy_reference_and_uses_the_covariates():
+    data = demand_design(600, seed=1)
+    models = [_small_demand(b).fit(data.stage1, data.stage2, data.validation, seed=2) for b in ("numba", "numpy")]
+    preds = [m.predict(data.test_x) for m in models]
+    np.testing.assert_allclose(preds[0], preds[1], rtol=1e-8, atol=1e-8)
+    model = models[0]
+    assert model.fit_.stage2.size == (1 + 1) * (3 + 1)   # [psi, 1] outer [xi, 1]
+    assert model.history["validation_loss"] and validation_loss(model, data.validation) > 0
+    moved = data.test_x.copy()
+    moved[:, 1] += 1.0                                    # another time: covariate features change the prediction
+    assert not np.allclose(model.predict(moved), preds[0])
+
+
+def test_covariate_errors_name_the_problem():
+    data = demand_design(300, seed=0)
+    with pytest.raises(ValueError, match="at least one treatment column"):
+        demand_dfiv(covariates=(0, 1, 2), epochs=1).fit(data.stage1, data.stage2)
+    model = _small_demand().fit(data.stage1, data.stage2, seed=0)
+    with pytest.raises(ValueError, match="covariates"):
+        model.predict_instrument(data.validation.z)

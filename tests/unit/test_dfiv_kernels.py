@@ -6,24 +6,38 @@ from theorytk.dfiv import _kernels, reference
 from theorytk.dfiv.data import circle_embedding, circle_iv
 from theorytk.dfiv.dfiv import DFIV
 from theorytk.dfiv.features import MLP
+from tests._threads import on_one_and_two_threads
 
 
-@pytest.mark.parametrize("relu", [True, False])
-def test_dense_forward_backward_match_reference(relu):
-    rng = np.random.default_rng(1)
-    x, w, b = rng.standard_normal((37, 5)), rng.standard_normal((5, 7)), rng.standard_normal(7)
-    outs = [np.empty((37, 7)) for _ in range(2)]
-    _kernels.dense_forward(x, w, b, relu, outs[0])
-    reference.dense_forward(x, w, b, relu, outs[1])
-    np.testing.assert_allclose(outs[0], outs[1], rtol=1e-12, atol=1e-12)
-    g = rng.standard_normal((37, 7))
-    results = []
-    for ops in (_kernels, reference):
-        gw, gb, gx, gg = np.empty((5, 7)), np.empty(7), np.empty((37, 5)), g.copy()
-        ops.dense_backward(x, w, outs[0], gg, relu, gw, gb, gx, True)
-        results.append((gw, gb, gx, gg))
-    for a, b_ in zip(*results):
-        np.testing.assert_allclose(a, b_, rtol=1e-12, atol=1e-12)
+def _network(rng, sizes, n, output):
+    net = MLP(sizes, rng, output=output)
+    return net, rng.standard_normal((n, sizes[0])), rng.standard_normal((n, sizes[-1]))
+
+
+def _forward_backward(net, ops, x, g):
+    net.ops = ops
+    acts = net.forward(x)
+    net.backward(acts, g)
+    return acts.features.copy(), net.grad.copy()
+
+
+@pytest.mark.parametrize("output", ["linear", "relu"])
+@pytest.mark.parametrize("n", [1, 37, _kernels.BLOCK, 3 * _kernels.BLOCK + 5])
+@pytest.mark.parametrize("sizes", [(3, 7, 5, 2), (2, 16, 1), (4, 3)])
+def test_network_forward_backward_match_reference(sizes, n, output):
+    """Row blocks in parallel (numba) == whole arrays layer by layer (NumPy), for block-edge sizes."""
+    net, x, g = _network(np.random.default_rng(n), sizes, n, output)
+    feats, grad = _forward_backward(net, _kernels, x, g)
+    ref_feats, ref_grad = _forward_backward(net, reference, x, g)
+    np.testing.assert_allclose(feats, ref_feats, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(grad, ref_grad, rtol=1e-11, atol=1e-11)
+
+
+def test_network_kernels_are_identical_on_one_and_two_threads():
+    net, x, g = _network(np.random.default_rng(9), (3, 32, 16, 4), 5 * _kernels.BLOCK + 3, "relu")
+    one, two = on_one_and_two_threads(lambda: _forward_backward(net, _kernels, x, g))
+    for a, b in zip(one, two):
+        np.testing.assert_array_equal(a, b)
 
 
 def test_adam_matches_reference():
@@ -40,7 +54,7 @@ def test_adam_matches_reference():
 
 def test_mlp_backprop_equals_finite_differences():
     rng = np.random.default_rng(3)
-    net = MLP((3, 6, 5, 2), rng)
+    net = MLP((3, 6, 5, 2), rng, output="relu")
     x, g = rng.standard_normal((11, 3)), rng.standard_normal((11, 2))
     net.backward(net.forward(x), g)
     analytic = net.grad.copy()

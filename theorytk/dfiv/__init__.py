@@ -11,12 +11,12 @@ Kim, Meunier, Gretton, Suzuki, Li, ICLR 2025 (arXiv 2501.04898); see ``proofs.df
 """
 from theorytk.dfiv.data import (CircleIV, IVData, Sample, circle_embedding, circle_iv, demand_design,
                                 demand_design_hartford, zoo)
-from theorytk.dfiv.dfiv import DFIV, TrainingDiverged
+from theorytk.dfiv.dfiv import DEMAND_SETTINGS, DFIV, TrainingDiverged, demand_dfiv
 from theorytk.dfiv.kernel_iv import KernelIV, RandomFeatureKIV
 from theorytk.dfiv.selection import Selection, select, validation_loss
 from theorytk.dfiv.sieve import SieveIV
 
 __all__ = [
-    "DFIV", "CircleIV", "IVData", "KernelIV", "RandomFeatureKIV", "Sample", "Selection", "SieveIV", "TrainingDiverged",
-    "circle_embedding", "circle_iv", "demand_design", "demand_design_hartford", "select", "validation_loss", "zoo",
+    "DEMAND_SETTINGS", "DFIV", "CircleIV", "IVData", "KernelIV", "RandomFeatureKIV", "Sample", "Selection", "SieveIV", "TrainingDiverged",
+    "circle_embedding", "circle_iv", "demand_design", "demand_design_hartford", "demand_dfiv", "select", "validation_loss", "zoo",
 ]

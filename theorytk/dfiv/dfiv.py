@@ -1,33 +1,36 @@
 r"""Deep feature instrumental-variable regression (DFIV; Xu, Chen, Srinivasan, de Freitas,
 Doucet, Gretton, ICLR 2021, arXiv 2010.07154), trained as in the authors' code.
 
-Treatment features :math:`\psi_{\theta_X}` and instrument features :math:`\phi_{\theta_Z}` are
-small ReLU networks (:class:`theorytk.dfiv.features.MLP`). For fixed networks the two
-stages are ridge regressions in closed form (:mod:`theorytk.dfiv.two_stage`, a column of
-ones appended and penalised, penalties scaled by the sample size as in the code's
-``fit_linear``). Each epoch of the alternating schedule (``DFIVTrainer`` in
-``liyuan9988/DeepFeatureIV``):
+Treatment features :math:`\psi_{\theta_X}`, instrument features :math:`\phi_{\theta_Z}` and,
+with observed covariates W (Sec. 4 of the paper), covariate features :math:`\xi_{\theta_W}`
+are small ReLU networks (:class:`theorytk.dfiv.features.MLP`). For fixed networks the two
+stages are ridge regressions in closed form (:mod:`theorytk.dfiv.two_stage`: ones appended
+to the instrument features, to the predicted treatment features and to the covariate
+features, all penalised; penalties scaled by the sample size, as in the code's
+``fit_linear``; with covariates the stage-2 design is the row-wise outer product
+:math:`[\hat V\phi(z), 1]\otimes[\xi(w), 1]`). Each epoch of the alternating schedule
+(``DFIVTrainer`` in ``liyuan9988/DeepFeatureIV``):
 
 1. ``stage1_iter`` full-batch Adam steps on :math:`\theta_Z` with :math:`\psi(X_1)` held
    fixed, on the profiled stage-1 loss :math:`L_1(\theta_Z) = \min_V \frac1n\|\Psi_1 -
-   \Phi_1V^\top\|^2 + \lambda_1\|V\|^2`, whose gradient in :math:`\Phi_1` is
-   :math:`-\frac2n(\Psi_1 - \Phi_1\hat V^\top)\hat V` (envelope theorem);
-2. ``stage2_iter`` Adam steps on :math:`\theta_X` with :math:`\phi` held fixed, on the
-   profiled stage-2 loss :math:`L_2(\theta_X) = \min_u \frac1m\|y_2 - \Phi_2\hat V^\top(\theta_X)u\|^2
-   + \lambda_2\|u\|^2`; the gradient flows through :math:`\hat V(\theta_X)` and is
-   :math:`\partial L_2/\partial\Psi_1 = \Phi_1(\Phi_1^\top\Phi_1 + n\lambda_1I)^{-1}
-   (-\tfrac2m\Phi_2^\top r\hat u^\top)`. The dependence of the optimal
-   :math:`\theta_Z` on :math:`\theta_X` is ignored, as in the code.
+   \Phi_1V^\top\|^2 + \lambda_1\|V\|^2`;
+2. with covariates, ``covariate_iter`` Adam steps on :math:`\theta_W` with the predicted
+   treatment features :math:`\Phi_2\hat V^\top` held fixed, on the profiled stage-2 loss;
+3. ``stage2_iter`` Adam steps on :math:`\theta_X` with :math:`\phi` (and :math:`\xi`) held
+   fixed, on the profiled stage-2 loss :math:`L_2(\theta_X) = \min_u \frac1m\|y_2 -
+   F(\theta_X)u\|^2 + \lambda_2\|u\|^2`; the gradient flows through :math:`\hat V(\theta_X)`.
+   The dependence of the optimal :math:`\theta_Z` on :math:`\theta_X` is ignored, as in the code.
 
-Then :math:`\hat f(x) = [\psi(x), 1]\hat u`. Differences from the authors' code, all
-documented choices: inputs are standardised with stage-1 statistics (the code relies on
-BatchNorm in the instrument net instead; we have no BatchNorm); the outcome is divided by
-its stage-2 standard deviation during training and the predictions multiplied back (this
-makes the fit exactly equivariant to scaling y); observed covariates enter the treatment
-net as extra inputs instead of through a separate covariate net (the code's outer-product
-features are not implemented). Early stopping: with a ``validation`` sample the networks
-with the smallest validation loss :math:`\frac1{m_v}\|y_v - [\phi(z_v),1]\hat V^\top\hat u\|^2`
-(checked every ``eval_every`` epochs) are kept.
+All three gradients come from the envelope theorem (:mod:`~theorytk.dfiv.two_stage`). Then
+:math:`\hat f(x, w) = ([\psi(x), 1]\otimes[\xi(w), 1])\hat u`. Differences from the
+authors' code, all documented choices: inputs are standardised with stage-1 statistics
+(the code feeds raw inputs and has a BatchNorm layer in the instrument and covariate nets;
+we have no BatchNorm); the outcome is divided by its stage-2 standard deviation during
+training and the predictions multiplied back (this makes the fit exactly equivariant to
+scaling y, and Adam is invariant to the loss scale); the losses are means, not sums.
+Early stopping: with a ``validation`` sample the networks with the smallest validation loss
+:math:`\frac1{m_v}\|y_v - \widehat E[\hat f|Z]\|^2` (checked every ``eval_every`` epochs)
+are kept.
 """
 import numpy as np
 from threadpoolctl import threadpool_limits
@@ -49,6 +52,24 @@ def _identity(a):
     return np.asarray(a, dtype=float)
 
 
+class _Inputs:
+    """Column selection, an optional input map and standardisation by reference-sample statistics."""
+
+    def __init__(self, columns, fn, reference):
+        self.columns, self.fn = columns, fn
+        u = self._mapped(reference)
+        sd = u.std(axis=0)
+        self.mean, self.sd = u.mean(axis=0), np.where(sd > 0, sd, 1.0)
+
+    def _mapped(self, a):
+        a = np.asarray(a, dtype=float)
+        u = np.atleast_2d(self.fn(a if self.columns is None else a[:, self.columns]))
+        return u if u.shape[0] == a.shape[0] else u.T
+
+    def __call__(self, a):
+        return np.ascontiguousarray((self._mapped(a) - self.mean) / self.sd)
+
+
 class DFIV:
     """DFIV with MLP feature maps, alternating closed-form/Adam training.
 
@@ -59,16 +80,30 @@ class DFIV:
     treatment_features, instrument_features : int
         Output sizes k_x and k_z.
     lam1, lam2 : float > 0
-        Stage-1 and stage-2 ridge (scaled by the stage sample size, intercept penalised).
+        Stage-1 and stage-2 ridge (scaled by the stage sample size, intercepts penalised).
     epochs, stage1_iter, stage2_iter : int
     lr : float > 0
-        Adam learning rate (both networks).
+        Adam learning rate (every network).
     schedule : {"constant", "cosine"}
         Learning-rate schedule over epochs (cosine decays to lr/100).
     weight_decay : float >= 0
-        Adam's coupled L2 decay on both networks (0 in the authors' demand configuration).
+        Adam's coupled L2 decay on every network, on the scale of the mean losses of
+        standardised y. (The authors' demand configuration puts 0.1 on the covariate net
+        against their sum-of-squares loss in raw units of y; on our scale that is 0.1 / (m
+        sd(y)^2), about 1e-9 at n = 5000: negligible, so their configuration is 0 here.)
+    covariates : sequence of int, optional
+        Columns of x that are observed exogenous covariates W (they must also be instruments,
+        i.e. functions of z, as in the demand design). They feed a covariate network xi
+        instead of the treatment network, and enter stage 2 through the outer product.
+    covariate_layers : tuple of int
+        Hidden widths of xi (ReLU everywhere, including the output, as in the authors' net).
+    covariate_features : int
+        Output size k_w of xi.
+    covariate_iter : int
+        Adam steps on xi per epoch.
     treatment_input, instrument_input : callable, optional
-        Input maps applied before the networks (e.g. :func:`theorytk.dfiv.data.circle_embedding`).
+        Input maps applied before the networks (e.g. :func:`theorytk.dfiv.data.circle_embedding`);
+        the treatment map sees the non-covariate columns of x.
     eval_every : int
         Epochs between validation checks when a validation sample is given.
     backend : {"numba", "numpy"}
@@ -83,19 +118,30 @@ class DFIV:
 
     def __init__(self, treatment_layers=(32,), instrument_layers=(32,), treatment_features=8, instrument_features=16,
                  lam1=0.1, lam2=0.1, epochs=100, stage1_iter=20, stage2_iter=1, lr=1e-3, schedule="constant",
-                 weight_decay=0.0, treatment_input=None, instrument_input=None, eval_every=5, backend="numba"):
-        self.treatment_layers = tuple(_validate.integer("treatment_layers entry", w, minimum=1) for w in treatment_layers)
-        self.instrument_layers = tuple(_validate.integer("instrument_layers entry", w, minimum=1)
-                                       for w in instrument_layers)
+                 weight_decay=0.0, covariates=None, covariate_layers=(128, 32), covariate_features=16,
+                 covariate_iter=20, treatment_input=None, instrument_input=None, eval_every=5, backend="numba"):
+        def widths(name, layers):
+            return tuple(_validate.integer(f"{name} entry", w, minimum=1) for w in layers)
+
+        self.treatment_layers = widths("treatment_layers", treatment_layers)
+        self.instrument_layers = widths("instrument_layers", instrument_layers)
+        self.covariate_layers = widths("covariate_layers", covariate_layers)
         self.treatment_features = _validate.integer("treatment_features", treatment_features, minimum=1)
         self.instrument_features = _validate.integer("instrument_features", instrument_features, minimum=1)
+        self.covariate_features = _validate.integer("covariate_features", covariate_features, minimum=1)
         self.lam1, self.lam2 = _validate.positive("lam1", lam1), _validate.positive("lam2", lam2)
         self.epochs = _validate.integer("epochs", epochs, minimum=1)
         self.stage1_iter = _validate.integer("stage1_iter", stage1_iter, minimum=0)
         self.stage2_iter = _validate.integer("stage2_iter", stage2_iter, minimum=0)
+        self.covariate_iter = _validate.integer("covariate_iter", covariate_iter, minimum=0)
         self.lr = _validate.positive("lr", lr)
         self.schedule = _validate.choice("schedule", schedule, SCHEDULES)
         self.weight_decay = _validate.real("weight_decay", weight_decay, minimum=0.0)
+        if covariates is not None:
+            covariates = tuple(_validate.integer("covariates entry", c, minimum=0) for c in covariates)
+            if not covariates or len(set(covariates)) != len(covariates):
+                raise ValueError(f"covariates must be distinct column indices of x, got {covariates}")
+        self.covariates = covariates
         for name, fn in (("treatment_input", treatment_input), ("instrument_input", instrument_input)):
             if fn is not None and not callable(fn):
                 raise TypeError(f"{name} must be callable or None, got {type(fn).__name__}")
@@ -104,38 +150,28 @@ class DFIV:
         self.eval_every = _validate.integer("eval_every", eval_every, minimum=1)
         self.backend = _validate.choice("backend", backend, BACKENDS)
 
-    # -- inputs -----------------------------------------------------------------------
-    def _inputs(self, fn, a, stats=None):
-        u = np.atleast_2d(fn(a))
-        if u.shape[0] != np.shape(a)[0]:
-            u = u.T
-        if stats is None:
-            mean, sd = u.mean(axis=0), u.std(axis=0)
-            stats = (mean, np.where(sd > 0, sd, 1.0))
-        return (u - stats[0]) / stats[1], stats
-
     def _lr(self, epoch):
         if self.schedule == "constant":
             return self.lr
         floor = self.lr / 100
         return floor + 0.5 * (self.lr - floor) * (1 + np.cos(np.pi * epoch / self.epochs))
 
-    def _solve(self, psi1, phi1, phi2, y2):
-        return two_stage.solve(two_stage.with_intercept(phi1), two_stage.with_intercept(psi1),
-                               two_stage.with_intercept(phi2), y2, self.lam1, self.lam2)
+    def _treatment_columns(self, d_x):
+        if self.covariates is None:
+            return None
+        if max(self.covariates) >= d_x or len(self.covariates) >= d_x:
+            raise ValueError(f"covariates {self.covariates} must leave at least one treatment column among the "
+                             f"{d_x} columns of x")
+        return [j for j in range(d_x) if j not in self.covariates]
 
     # -- training ---------------------------------------------------------------------
     def fit(self, stage1, stage2, validation=None, *, seed=0):
-        """Train on stage-1 (x, z) and stage-2 (z, y); early-stop on ``validation`` (x unused) if given.
+        """Train on stage-1 (x, z) and stage-2 (z, y, and the covariate columns of x); early-stop on ``validation``.
 
         BLAS runs on one thread during training: the products here are small (width x n),
         and threaded OpenBLAS made a fit one to two orders of magnitude slower on a shared
         2-core machine (measured in ``benchmarks/dfiv.py``). The caller's setting is restored.
         """
-        with threadpool_limits(limits=1, user_api="blas"):
-            return self._fit(stage1, stage2, validation, seed=seed)
-
-    def _fit(self, stage1, stage2, validation, *, seed):
         check_stages(stage1, stage2)
         if validation is not None:
             check_stages(validation, stage2)
@@ -143,67 +179,138 @@ class DFIV:
         if stage1.size <= self.instrument_features + 1 or stage2.size <= self.treatment_features + 1:
             raise ValueError(f"too few samples: stage 1 has {stage1.size} rows for {self.instrument_features + 1} "
                              f"instrument features, stage 2 has {stage2.size} rows for {self.treatment_features + 1}")
-        tx1, self._tstats = self._inputs(self.treatment_input, stage1.x)
-        iz1, self._zstats = self._inputs(self.instrument_input, stage1.z)
-        iz2, _ = self._inputs(self.instrument_input, stage2.z, self._zstats)
-        izv = None if validation is None else self._inputs(self.instrument_input, validation.z, self._zstats)[0]
+        if stage1.x.shape[1] != stage2.x.shape[1]:
+            raise ValueError(f"stage1.x and stage2.x need the same columns, got {stage1.x.shape[1]} and "
+                             f"{stage2.x.shape[1]}")
+        with threadpool_limits(limits=1, user_api="blas"):
+            return self._fit(stage1, stage2, validation, seed)
+
+    def _nets(self, rng_seed):
+        rng_t, rng_z, rng_w = child_generators(rng_seed, 3)
+        self.treatment_net = MLP((self._t_in.mean.size, *self.treatment_layers, self.treatment_features), rng_t,
+                                 self.backend)
+        self.instrument_net = MLP((self._z_in.mean.size, *self.instrument_layers, self.instrument_features), rng_z,
+                                  self.backend)
+        self.covariate_net = None
+        if self.covariates is not None:
+            self.covariate_net = MLP((self._w_in.mean.size, *self.covariate_layers, self.covariate_features), rng_w,
+                                     self.backend, output="relu")
+
+    def _fit(self, stage1, stage2, validation, seed):
+        self._t_in = _Inputs(self._treatment_columns(stage1.x.shape[1]), self.treatment_input, stage1.x)
+        self._z_in = _Inputs(None, self.instrument_input, stage1.z)
+        self._w_in = None if self.covariates is None else _Inputs(list(self.covariates), _identity, stage1.x)
+        self._nets(seed)
+        tx1, iz1, iz2 = self._t_in(stage1.x), self._z_in(stage1.z), self._z_in(stage2.z)
+        w2 = None if self._w_in is None else self._w_in(stage2.x)
         sd = float(np.std(stage2.y))
         self.y_scale = sd if sd > 0 else 1.0
         y2 = stage2.y / self.y_scale
-        rng_t, rng_z = child_generators(seed, 2)
-        self.treatment_net = MLP((tx1.shape[1], *self.treatment_layers, self.treatment_features), rng_t, self.backend)
-        self.instrument_net = MLP((iz1.shape[1], *self.instrument_layers, self.instrument_features), rng_z,
-                                  self.backend)
         self.history = {"epoch": [], "stage2_loss": [], "validation_loss": []}
-        best = (np.inf, None, None, 0)
-        psi_net, phi_net = self.treatment_net, self.instrument_net
+        best = (np.inf, None, 0)
         for epoch in range(self.epochs):
             lr = self._lr(epoch)
-            psi1 = two_stage.with_intercept(psi_net(tx1))
-            for _ in range(self.stage1_iter):
-                acts = phi_net.forward(iz1)
-                phi1 = two_stage.with_intercept(acts[-1])
-                vt = two_stage.ridge_solve(phi1, psi1, self.lam1)
-                phi_net.backward(acts, two_stage.stage1_gradient(phi1, psi1, vt)[:, :-1])
-                phi_net.adam(lr, self.weight_decay)
-            phi1, phi2 = two_stage.with_intercept(phi_net(iz1)), two_stage.with_intercept(phi_net(iz2))
+            psi1 = self.treatment_net(tx1)
+            self._stage1_steps(iz1, psi1, lr)
+            phi1, phi2 = two_stage.with_intercept(self.instrument_net(iz1)), two_stage.with_intercept(
+                self.instrument_net(iz2))
+            xi2 = None
+            if self.covariate_net is not None:
+                self._covariate_steps(phi2 @ two_stage.ridge_solve(phi1, psi1, self.lam1), w2, y2, lr)
+                xi2 = self.covariate_net(w2)
             for _ in range(self.stage2_iter):
-                acts = psi_net.forward(tx1)
-                fit = two_stage.solve(phi1, two_stage.with_intercept(acts[-1]), phi2, y2, self.lam1, self.lam2)
-                psi_net.backward(acts, two_stage.stage2_gradient(phi1, phi2, fit, self.lam1)[:, :-1])
-                psi_net.adam(lr, self.weight_decay)
-            last = epoch == self.epochs - 1
-            if (epoch + 1) % self.eval_every == 0 or last:
-                fit = self._solve(psi_net(tx1), phi_net(iz1), phi_net(iz2), y2)
-                if not np.isfinite(fit.stage2_loss):
-                    raise TrainingDiverged(f"DFIV stage-2 loss became non-finite at epoch {epoch}; "
-                                           f"lower lr (now {self.lr:g}) or raise lam1/lam2")
-                self.history["epoch"].append(epoch)
-                self.history["stage2_loss"].append(fit.stage2_loss)
-                if izv is not None:
-                    pred = two_stage.with_intercept(phi_net(izv)) @ fit.stage1 @ fit.stage2
-                    loss = float(np.mean((validation.y / self.y_scale - pred) ** 2))
-                    self.history["validation_loss"].append(loss)
-                    if loss < best[0]:
-                        best = (loss, psi_net.snapshot(), phi_net.snapshot(), epoch)
+                acts = self.treatment_net.forward(tx1)
+                fit = two_stage.solve(phi1, acts.features, phi2, y2, self.lam1, self.lam2, xi2)
+                self.treatment_net.backward(acts, two_stage.stage2_gradient(phi1, phi2, fit, self.lam1))
+                self.treatment_net.adam(lr, self.weight_decay)
+            if (epoch + 1) % self.eval_every == 0 or epoch == self.epochs - 1:
+                best = self._checkpoint(epoch, stage1, stage2, validation, best)
         if best[1] is not None:
-            psi_net.restore(best[1])
-            phi_net.restore(best[2])
-        self.best_epoch = best[3] if best[1] is not None else self.epochs - 1
-        self.fit_ = self._solve(psi_net(tx1), phi_net(iz1), phi_net(iz2), y2)
+            self._restore(best[1])
+        self.best_epoch = best[2] if best[1] is not None else self.epochs - 1
+        self.fit_ = self._closed_form(stage1, stage2)
         return self
 
+    def _stage1_steps(self, iz1, psi1, lr):
+        net = self.instrument_net
+        for _ in range(self.stage1_iter):
+            acts = net.forward(iz1)
+            phi1 = two_stage.with_intercept(acts.features)
+            vt = two_stage.ridge_solve(phi1, psi1, self.lam1)
+            net.backward(acts, two_stage.stage1_gradient(phi1, psi1, vt)[:, :-1])
+            net.adam(lr, self.weight_decay)
+
+    def _covariate_steps(self, predicted2, w2, y2, lr):
+        net = self.covariate_net
+        for _ in range(self.covariate_iter):
+            acts = net.forward(w2)
+            fit = two_stage.solve_stage2(predicted2, y2, self.lam2, acts.features)
+            net.backward(acts, two_stage.covariate_gradient(fit))
+            net.adam(lr, self.weight_decay)
+
+    def _closed_form(self, stage1, stage2):
+        xi2 = None if self.covariate_net is None else self.covariate_net(self._w_in(stage2.x))
+        return two_stage.solve(two_stage.with_intercept(self.instrument_net(self._z_in(stage1.z))),
+                               self.treatment_net(self._t_in(stage1.x)),
+                               two_stage.with_intercept(self.instrument_net(self._z_in(stage2.z))),
+                               stage2.y / self.y_scale, self.lam1, self.lam2, xi2)
+
+    def _networks(self):
+        return [net for net in (self.treatment_net, self.instrument_net, self.covariate_net) if net is not None]
+
+    def _restore(self, snapshot):
+        for net, params in zip(self._networks(), snapshot):
+            net.restore(params)
+
+    def _checkpoint(self, epoch, stage1, stage2, validation, best):
+        self.fit_ = self._closed_form(stage1, stage2)
+        if not np.isfinite(self.fit_.stage2_loss):
+            raise TrainingDiverged(f"DFIV stage-2 loss became non-finite at epoch {epoch}; "
+                                   f"lower lr (now {self.lr:g}) or raise lam1/lam2")
+        self.history["epoch"].append(epoch)
+        self.history["stage2_loss"].append(self.fit_.stage2_loss)
+        if validation is None:
+            return best
+        loss = float(np.mean((validation.y - self.predict_instrument(validation.z, validation.x)) ** 2)) / self.y_scale**2
+        self.history["validation_loss"].append(loss)
+        return (loss, [net.snapshot() for net in self._networks()], epoch) if loss < best[0] else best
+
     # -- prediction -------------------------------------------------------------------
+    def _covariate_features(self, x):
+        if self.covariate_net is None:
+            return None
+        if x is None:
+            raise ValueError("this DFIV has covariates: pass the rows x whose covariate columns "
+                             f"{self.covariates} go with z")
+        return self.covariate_net(self._w_in(np.atleast_2d(x)))
+
     def treatment_features_of(self, x):
-        """:math:`[\\psi(x), 1]` of the fitted treatment network."""
-        return two_stage.with_intercept(self.treatment_net(self._inputs(self.treatment_input, x, self._tstats)[0]))
+        """:math:`\\psi(x)` of the fitted treatment network (no intercept)."""
+        return self.treatment_net(self._t_in(np.atleast_2d(x)))
 
     def predict(self, x):
-        r""":math:`\hat f(x) = [\psi(x), 1]\hat u` (in the units of y)."""
-        return self.treatment_features_of(np.atleast_2d(x)) @ self.fit_.stage2 * self.y_scale
+        r""":math:`\hat f(x) = ([\psi(x), 1]\otimes[\xi(w), 1])\hat u` (in the units of y)."""
+        x = np.atleast_2d(x)
+        return two_stage.predict(self.fit_, self.treatment_features_of(x), self._covariate_features(x)) * self.y_scale
 
-    def predict_instrument(self, z):
-        r"""Estimated :math:`E[\hat f(X)|Z=z] = [\phi(z), 1]\hat V^\top\hat u`."""
-        phi = two_stage.with_intercept(self.instrument_net(self._inputs(self.instrument_input, np.atleast_2d(z),
-                                                                        self._zstats)[0]))
-        return phi @ self.fit_.stage1 @ self.fit_.stage2 * self.y_scale
+    def predict_instrument(self, z, x=None):
+        r"""Estimated :math:`E[\hat f(X, W)|Z=z, W=w]` (``x``: rows carrying the covariates w; only with covariates)."""
+        phi = two_stage.with_intercept(self.instrument_net(self._z_in(np.atleast_2d(z))))
+        return two_stage.predict_instrument(self.fit_, phi, self._covariate_features(x)) * self.y_scale
+
+
+DEMAND_SETTINGS = dict(treatment_layers=(16,), instrument_layers=(128, 64), treatment_features=1,
+                       instrument_features=32, lam1=0.1, lam2=0.1, epochs=100, stage1_iter=20, stage2_iter=1,
+                       lr=1e-3, covariates=(1, 2), covariate_layers=(128, 32), covariate_features=16,
+                       covariate_iter=20)
+"""The authors' demand-design configuration (``final_configs/dfiv_low_dim/configs.json`` and
+``nn_structure_for_demand.py`` of ``liyuan9988/DeepFeatureIV``): treatment net 1-16-1 on the
+price, instrument net 3-128-64-32 on (cost, time, emotion), covariate net 2-128-32-16 (ReLU
+output) on (time, emotion); lam1 = lam2 = 0.1; 100 epochs of 20 stage-1, 20 covariate and 1
+stage-2 full-batch Adam steps at lr 1e-3. Without their BatchNorm layers (see the module
+docstring) and with their covariate weight decay rescaled to ours (see ``weight_decay``)."""
+
+
+def demand_dfiv(**overrides):
+    """:class:`DFIV` with :data:`DEMAND_SETTINGS` (for :func:`theorytk.dfiv.demand_design`), any of them overridden."""
+    return DFIV(**{**DEMAND_SETTINGS, **overrides})

@@ -32,6 +32,7 @@ import numpy as np
 from scipy import linalg
 
 from theorytk import _validate
+from theorytk.dfiv import two_stage
 from theorytk.dfiv.selection import check_stages
 
 DEFAULT_GRID = np.logspace(-10, -2, 50)
@@ -187,18 +188,18 @@ class RandomFeatureKIV:
 
     def fit(self, stage1, stage2, *, seed=0):
         """Fit on stage-1 (x, z) and stage-2 (z, y) with features drawn from ``seed``."""
-        from theorytk.dfiv import two_stage
         from theorytk.random import generator
 
         check_stages(stage1, stage2)
         rng = generator(_validate.seed("seed", seed))
         self._x_map, self._z_map = self._draw(rng, stage1.x), self._draw(rng, stage1.z)
         self.fit_ = two_stage.solve(self._features(stage1.z, *self._z_map), self._features(stage1.x, *self._x_map),
-                                    self._features(stage2.z, *self._z_map), stage2.y, self.lam1, self.lam2)
+                                    self._features(stage2.z, *self._z_map), stage2.y, self.lam1, self.lam2,
+                                    intercept=False)
         return self
 
     def predict(self, x):
-        return self._features(x, *self._x_map) @ self.fit_.stage2
+        return two_stage.predict(self.fit_, self._features(x, *self._x_map))
 
     def predict_instrument(self, z):
-        return self._features(z, *self._z_map) @ self.fit_.stage1 @ self.fit_.stage2
+        return two_stage.predict_instrument(self.fit_, self._features(z, *self._z_map))

@@ -1,31 +1,53 @@
 """Plain-NumPy twins of the DFIV kernels and closed forms: the executable specification.
 
-* :func:`dense_forward`, :func:`dense_backward`, :func:`adam_step` have the signatures and
-  in-place semantics of :mod:`theorytk.dfiv._kernels`; ``MLP(..., backend="numpy")`` and
+* :func:`mlp_forward`, :func:`mlp_backward`, :func:`adam_step` have the signatures and
+  in-place semantics of :mod:`theorytk.dfiv._kernels` (whole arrays, layer by layer, where
+  the kernels cut the rows into blocks); ``MLP(..., backend="numpy")`` and
   ``DFIV(..., backend="numpy")`` run on them (tests assert equality, the benchmark reports
   the speed ratio).
-* :func:`stage1_weights`, :func:`stage2_weights` and :func:`envelope_gradient` are the
-  closed forms of Xu et al. (ICLR 2021, arXiv 2010.07154, Sec. 3; code
-  ``liyuan9988/DeepFeatureIV``, ``fit_linear``/``fit_2sls``) written literally with
-  ``numpy.linalg.solve``; :mod:`theorytk.dfiv.two_stage` is the production version.
+* :func:`stage1_weights`, :func:`stage2_weights`, :func:`outcome_design` and
+  :func:`envelope_gradients` are the closed forms of Xu et al. (ICLR 2021, arXiv
+  2010.07154, Sec. 3-4; code ``liyuan9988/DeepFeatureIV``, ``fit_linear``/``fit_2sls``)
+  written literally with ``numpy.linalg.solve`` and ``einsum``; :mod:`theorytk.dfiv.two_stage` is the production version.
 """
 import numpy as np
 
 
-def dense_forward(x, w, b, relu, out):
-    """``out = act(x @ w + b)``."""
-    pre = x @ w + b
-    out[...] = np.maximum(pre, 0.0) if relu else pre
+def _layers(params, sizes):
+    """``[(W_l, b_l)]``: views of the flat parameter vector, layer by layer."""
+    out, at = [], 0
+    for a, b in zip(sizes[:-1], sizes[1:]):
+        out.append((params[at:at + a * b].reshape(a, b), params[at + a * b:at + a * b + b]))
+        at += a * b + b
+    return out
 
 
-def dense_backward(x, w, out, grad_out, relu, grad_w, grad_b, grad_x, want_x):
-    """Gradients of a dense layer; ``grad_out`` is overwritten with dL/d(pre-activation)."""
-    if relu:
-        grad_out[out <= 0.0] = 0.0
-    grad_b[...] = grad_out.sum(axis=0)
-    grad_w[...] = x.T @ grad_out
-    if want_x:
-        grad_x[...] = grad_out @ w.T
+def _activation_views(acts, offsets, sizes, n):
+    return [acts[offsets[l]:offsets[l] + n * sizes[l]].reshape(n, sizes[l]) for l in range(1, len(sizes))]
+
+
+def mlp_forward(x, params, sizes, output_relu, acts, offsets):
+    """Fill the activations of layers 1..L: ``a_{l+1} = act(a_l W_l + b_l)``, whole arrays, layer by layer."""
+    layers = _layers(params, sizes)
+    a = x
+    for l, ((w, b), out) in enumerate(zip(layers, _activation_views(acts, offsets, sizes, x.shape[0]))):
+        pre = a @ w + b
+        out[...] = np.maximum(pre, 0.0) if (l < len(layers) - 1 or output_relu) else pre
+        a = out
+
+
+def mlp_backward(x, params, sizes, output_relu, acts, offsets, grad_out, grad, partial):
+    """dL/dparams into ``grad`` by the chain rule, layer by layer (``partial`` is unused: no blocks here)."""
+    layers = _layers(params, sizes)
+    grads = _layers(grad, sizes)
+    views = [x] + _activation_views(acts, offsets, sizes, x.shape[0])
+    g = grad_out.copy()
+    for l in range(len(layers) - 1, -1, -1):
+        if l < len(layers) - 1 or output_relu:
+            g[views[l + 1] <= 0.0] = 0.0
+        grads[l][1][...] = g.sum(axis=0)
+        grads[l][0][...] = views[l].T @ g
+        g = g @ layers[l][0].T
 
 
 def adam_step(params, grad, m, v, lr, beta1, beta2, eps, t):
@@ -38,30 +60,42 @@ def adam_step(params, grad, m, v, lr, beta1, beta2, eps, t):
 
 
 def stage1_weights(instrument_features, treatment_features, lam1):
-    r""":math:`\hat V^\top = (\Phi^\top\Phi + n\lambda_1 I)^{-1}\Phi^\top\Psi` (intercepts already appended)."""
+    r""":math:`\hat V^\top = (\Phi^\top\Phi + n\lambda_1 I)^{-1}\Phi^\top\Psi` (instrument intercept already appended)."""
     phi, psi = instrument_features, treatment_features
     n = phi.shape[0]
     return np.linalg.solve(phi.T @ phi + n * lam1 * np.eye(phi.shape[1]), phi.T @ psi)
 
 
-def stage2_weights(predicted_features, y, lam2):
+def stage2_weights(design, y, lam2):
     r""":math:`\hat u = (F^\top F + m\lambda_2 I)^{-1}F^\top y`."""
-    f = predicted_features
+    f = design
     m = f.shape[0]
     return np.linalg.solve(f.T @ f + m * lam2 * np.eye(f.shape[1]), f.T @ y)
 
 
-def envelope_gradient(phi1, psi1, phi2, y2, lam1, lam2):
-    r"""dL2/dPsi1 of the profiled stage-2 loss :math:`\frac1m\|y - \Phi_2\hat V^\top\hat u\|^2 + \lambda_2\|\hat u\|^2`.
+def outcome_design(predicted, covariates=None):
+    r""":math:`F_{i,(a,b)} = [\text{predicted}, 1]_{ia}\,[\text{covariates}, 1]_{ib}` (C = 1 without covariates)."""
+    m = predicted.shape[0]
+    p = np.column_stack([predicted, np.ones(m)])
+    c = np.ones((m, 1)) if covariates is None else np.column_stack([covariates, np.ones(m)])
+    return np.einsum("ia,ib->iab", p, c).reshape(m, -1), p, c
 
-    :math:`\partial L_2/\partial \hat V^\top = -\frac2m \Phi_2^\top r \hat u^\top` and
-    :math:`\partial L_2/\partial \Psi_1 = \Phi_1(\Phi_1^\top\Phi_1 + n\lambda_1 I)^{-1}\,\partial L_2/\partial\hat V^\top`.
+
+def envelope_gradients(phi1, psi1, phi2, y2, lam1, lam2, covariates=None):
+    r"""dL2/dPsi1 and dL2/dXi2 (None without covariates) of the profiled stage-2 loss, written out.
+
+    :math:`L_2 = \frac1m\|y - F\hat u\|^2 + \lambda_2\|\hat u\|^2`; :math:`\partial L_2/\partial F =
+    -\frac2m r\hat u^\top`, pulled back through :math:`F_{i,(a,b)} = P_{ia}C_{ib}` by the chain rule,
+    then :math:`\partial L_2/\partial\Psi_1 = \Phi_1(\Phi_1^\top\Phi_1 + n\lambda_1 I)^{-1}\Phi_2^\top
+    \partial L_2/\partial P_{:, :k_x}`.
     """
-    n, m = phi1.shape[0], phi2.shape[0]
+    n, m, kx = phi1.shape[0], phi2.shape[0], psi1.shape[1]
     vt = stage1_weights(phi1, psi1, lam1)
-    f2 = phi2 @ vt
-    u = stage2_weights(f2, y2, lam2)
-    r = y2 - f2 @ u
-    d_vt = -(2.0 / m) * np.outer(phi2.T @ r, u)
+    f, p, c = outcome_design(phi2 @ vt, covariates)
+    u = stage2_weights(f, y2, lam2)
+    r = y2 - f @ u
+    d_f = (-(2.0 / m) * np.outer(r, u)).reshape(m, p.shape[1], c.shape[1])
+    d_p = np.einsum("iab,ib->ia", d_f, c)
+    d_c = np.einsum("iab,ia->ib", d_f, p)
     a = phi1 @ np.linalg.inv(phi1.T @ phi1 + n * lam1 * np.eye(phi1.shape[1]))
-    return a @ d_vt
+    return a @ (phi2.T @ d_p[:, :kx]), None if covariates is None else d_c[:, :-1]

@@ -34,8 +34,13 @@ def check_stages(stage1, stage2):
 
 
 def validation_loss(model, sample):
-    """Mean squared error of ``model.predict_instrument(z)`` against y on a held-out sample."""
-    return float(np.mean((sample.y - model.predict_instrument(sample.z)) ** 2))
+    """Mean squared error of ``model.predict_instrument(z)`` against y on a held-out sample.
+
+    A model with observed covariates (``model.covariates`` set, e.g. :class:`~theorytk.dfiv.DFIV`)
+    also gets the sample's x, whose covariate columns it reads.
+    """
+    covariates = {"x": sample.x} if getattr(model, "covariates", None) is not None else {}
+    return float(np.mean((sample.y - model.predict_instrument(sample.z, **covariates)) ** 2))
 
 
 @dataclass(frozen=True)

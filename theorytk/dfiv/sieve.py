@@ -13,7 +13,8 @@ fixed features and :math:`\lambda \to 0`. Bases:
 * ``"spline"``: tensor products of cubic B-splines with J basis functions per coordinate
   and interior knots at stage-1 quantiles.
 
-A column of ones is appended to each basis (the intercept), as in the two-stage closed forms.
+A column of ones is appended to the instrument basis and to the predicted treatment basis
+(the intercepts), as in the two-stage closed forms.
 """
 import itertools
 import math
@@ -125,15 +126,14 @@ class SieveIV:
             raise ValueError(f"too few samples for the basis: stage 1 has {stage1.size} rows for {columns} instrument "
                              f"columns, stage 2 has {stage2.size} rows for {self.treatment_basis.size + 1} treatment columns")
         phi1 = two_stage.with_intercept(self.instrument_basis(stage1.z))
-        psi1 = two_stage.with_intercept(self.treatment_basis(stage1.x))
         phi2 = two_stage.with_intercept(self.instrument_basis(stage2.z))
-        self.fit_ = two_stage.solve(phi1, psi1, phi2, stage2.y, self.lam1, self.lam2)
+        self.fit_ = two_stage.solve(phi1, self.treatment_basis(stage1.x), phi2, stage2.y, self.lam1, self.lam2)
         return self
 
     def predict(self, x):
         r""":math:`\hat f(x) = [\psi_J(x), 1]\hat u`."""
-        return two_stage.with_intercept(self.treatment_basis(np.atleast_2d(x))) @ self.fit_.stage2
+        return two_stage.predict(self.fit_, self.treatment_basis(np.atleast_2d(x)))
 
     def predict_instrument(self, z):
         r"""Estimated :math:`E[\hat f(X)|Z=z] = [b_K(z), 1]\hat V^\top\hat u` (for validation losses)."""
-        return two_stage.with_intercept(self.instrument_basis(np.atleast_2d(z))) @ self.fit_.stage1 @ self.fit_.stage2
+        return two_stage.predict_instrument(self.fit_, two_stage.with_intercept(self.instrument_basis(np.atleast_2d(z))))
