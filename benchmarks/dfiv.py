@@ -1,26 +1,41 @@
-"""Speed of DFIV and Kernel IV: numba kernels vs the NumPy reference; eigendecomposition reuse vs dense solves.
+"""Speed of DFIV and Kernel IV: numba kernels vs the NumPy reference (and PyTorch CPU); KIV reuse vs dense solves.
 
-Cases (issue 5):
+Cases (issue 5), all in one run, same data and seeds:
 
-* ``dfiv demand n=5000``: one DFIV fit on the demand design (2500 + 2500 rows) with the
-  authors' schedule (100 epochs, 20 stage-1 steps and 1 stage-2 step per epoch, Adam 1e-3,
-  lam = 0.1, instrument net 3-128-64-32), ``backend="numba"`` against ``backend="numpy"``
-  (the reference twin), same seed, same data; their test MSE is reported alongside. A
-  PyTorch CPU version is timed only if torch is installed (it is not a dependency).
-* ``dfiv circle N=4000``: the validation's circle-problem DFIV (width 32, 300 epochs).
+* ``networks``: forward + backward of the demand design's instrument net (3-128-64-32) and
+  covariate net (2-128-32-16, ReLU output) on 2500 rows, numba (on the default number of
+  threads, and on one) against :mod:`theorytk.dfiv.reference`, with the attained GFLOP/s
+  against a 2000^2 matrix product measured in the same run (default threaded BLAS).
+* ``dfiv demand n=5000``: one DFIV fit with the authors' settings
+  (:data:`theorytk.dfiv.DEMAND_SETTINGS`: 100 epochs of 20 stage-1, 20 covariate and 1
+  stage-2 full-batch Adam steps, their widths) on ``demand_design(5000, 0.5)``, for
+  ``backend="numba"`` and ``backend="numpy"`` (the reference twin) and, when PyTorch is
+  installed, the PyTorch CPU twin of :mod:`benchmarks._dfiv_torch` (float32 as the authors,
+  and float64), each with its test MSE (the "equal MSE" condition). Target: numba >= 3x the
+  reference and no slower than PyTorch at equal MSE.
 * ``kiv``: :class:`theorytk.dfiv.KernelIV` over its 50 x 50 (lambda, xi) grid with
   eigendecomposition reuse, against the literal dense solves of Singh et al. for ONE
   (lambda, xi) pair (a grid search by dense solves costs 2500 of those).
 
-``DFIV.fit`` limits BLAS to one thread (threadpoolctl) for both backends: on a shared
-2-core machine its small products slow down by one to two orders of magnitude with threaded
-OpenBLAS. The matmul reference GFLOP/s below uses the default (threaded) BLAS.
+``DFIV.fit`` limits BLAS to one thread (threadpoolctl) for both backends: its closed forms
+are small products, and threaded OpenBLAS slowed a fit by one to two orders of magnitude
+on a shared 2-core machine. PyTorch keeps its own default thread count.
 """
 import time
 
-from benchmarks._timing import matmul_gflops, table
-from theorytk.dfiv import DFIV, KernelIV, circle_embedding, circle_iv, demand_design
+import numba
+import numpy as np
+from threadpoolctl import threadpool_limits
+
+from benchmarks._timing import matmul_gflops, median_seconds, table
+from theorytk.dfiv import DEMAND_SETTINGS, KernelIV, circle_iv, demand_design, demand_dfiv
+from theorytk.dfiv import _kernels, reference
+from theorytk.dfiv.features import MLP
 from theorytk.dfiv.kernel_iv import naive_kiv_predict
+
+NETWORKS = {"instrument 3-128-64-32": ((3, 128, 64, 32), "linear"),
+            "covariate 2-128-32-16": ((2, 128, 32, 16), "relu")}
+ROWS = 2500
 
 
 def _timed(fn):
@@ -29,35 +44,63 @@ def _timed(fn):
     return time.perf_counter() - start, out
 
 
-def _demand_model(backend, epochs=100):
-    return DFIV(treatment_layers=(16,), instrument_layers=(128, 64), treatment_features=1, instrument_features=32,
-                lam1=0.1, lam2=0.1, epochs=epochs, stage1_iter=20, stage2_iter=1, lr=1e-3, backend=backend)
+def _step_seconds(net, ops, x, g):
+    net.ops = ops
+
+    def step():
+        net.backward(net.forward(x), g)
+    with threadpool_limits(limits=1, user_api="blas"):
+        return median_seconds(step)
 
 
-def _circle_model(backend):
-    return DFIV(lam1=1e-2, lam2=1e-2, epochs=300, stage1_iter=5, lr=1e-2, treatment_input=circle_embedding,
-                instrument_input=circle_embedding, backend=backend)
+def network_rows():
+    rows = []
+    rng = np.random.default_rng(0)
+    threads = numba.get_num_threads()
+    for name, (sizes, output) in NETWORKS.items():
+        net = MLP(sizes, rng, output=output)
+        x, g = rng.standard_normal((ROWS, sizes[0])), rng.standard_normal((ROWS, sizes[-1]))
+        flops = 3 * 2 * ROWS * sum(a * b for a, b in zip(sizes[:-1], sizes[1:]))   # forward + 2x backward
+        numba_s = _step_seconds(net, _kernels, x, g)
+        numba.set_num_threads(1)
+        try:
+            one_s = _step_seconds(net, _kernels, x, g)
+        finally:
+            numba.set_num_threads(threads)
+        numpy_s = _step_seconds(net, reference, x, g)
+        rows.append({"network": name, f"numba ({threads} thr) ms": 1e3 * numba_s, "numba (1 thr) ms": 1e3 * one_s,
+                     "numpy ms": 1e3 * numpy_s, "numpy/numba": numpy_s / numba_s,
+                     "numba GFLOP/s": flops / numba_s / 1e9})
+    return rows
+
+
+def _torch_rows(data):
+    try:
+        from benchmarks import _dfiv_torch
+        import torch  # noqa: F401
+    except ImportError:
+        return [{"implementation": "pytorch", "note": "not installed: skipped (pip install torch==2.13.0)"}]
+    rows = []
+    for dtype in ("float32", "float64"):
+        seconds, mse = _dfiv_torch.fit_predict(data, seed=0, dtype=dtype)
+        rows.append({"implementation": f"pytorch {dtype} ({torch.get_num_threads()} thr)", "fit s": seconds,
+                     "test MSE": mse})
+    return rows
 
 
 def dfiv_rows():
+    data = demand_design(5000, 0.5, seed=0)
+    demand_dfiv(epochs=1).fit(data.stage1, data.stage2, seed=0)   # JIT warm-up
     rows = []
-    cases = (("dfiv demand n=5000", demand_design(5000, 0.5, seed=0), _demand_model),
-             ("dfiv circle N=4000", circle_iv(4000, "jump", seed=0), _circle_model))
-    for name, data, make in cases:
-        make("numba").fit(data.stage1, data.stage2, seed=0) if name.startswith("dfiv circle") else None  # JIT warm-up
-        times = {}
-        for backend in ("numba", "numpy"):
-            seconds, model = _timed(lambda: make(backend).fit(data.stage1, data.stage2, seed=0))
-            times[backend] = (seconds, data.mse(model))
-        row = {"case": name, "numba s": times["numba"][0], "numpy s": times["numpy"][0],
-               "numpy/numba": times["numpy"][0] / times["numba"][0], "mse numba": times["numba"][1],
-               "mse numpy": times["numpy"][1]}
-        try:
-            import torch  # noqa: F401
-            row["torch"] = "installed: not benchmarked (no PyTorch twin written)"
-        except ImportError:
-            row["torch"] = "not installed: skipped"
-        rows.append(row)
+    for backend in ("numba", "numpy"):
+        seconds, model = _timed(lambda: demand_dfiv(backend=backend).fit(data.stage1, data.stage2, seed=0))
+        threads = f"{numba.get_num_threads()} thr" if backend == "numba" else "1 BLAS thr"
+        rows.append({"implementation": f"theorytk {backend} ({threads})", "fit s": seconds, "test MSE": data.mse(model)})
+    rows += _torch_rows(data)
+    base = rows[0]["fit s"]
+    for row in rows:
+        if "fit s" in row:
+            row["time / numba"] = row["fit s"] / base
     return rows
 
 
@@ -75,8 +118,11 @@ def kiv_rows():
 
 
 def main():
-    print(f"machine: {matmul_gflops(1000):.1f} GFLOP/s (1000^2 float64 matmul, one BLAS thread)")
-    print(table(dfiv_rows(), ["case", "numba s", "numpy s", "numpy/numba", "mse numba", "mse numpy", "torch"]))
+    print(f"machine: {matmul_gflops():.1f} GFLOP/s (2000^2 float64 matmul, default BLAS threads)")
+    net_rows = network_rows()
+    print(table(net_rows, list(net_rows[0])))
+    print(f"dfiv demand n=5000, rho=0.5, seed 0, settings {DEMAND_SETTINGS}")
+    print(table(dfiv_rows(), ["implementation", "fit s", "time / numba", "test MSE", "note"]))
     print(table(kiv_rows(), ["case", "grid 50x50 with reuse s", "one dense (lam, xi) s", "dense grid estimate s",
                              "speed-up over dense grid"]))
 

@@ -8,11 +8,13 @@ layer widths. The activations of every layer live in one flat buffer, layer l as
 
 The rows are cut into fixed blocks of :data:`BLOCK` rows, and each block runs through *all*
 layers on one thread (``prange``): the block's activations stay in cache between layers,
-the bias and ReLU are fused into one pass after each product, and each product is one BLAS
-call on the block (BLAS itself single-threaded). The backward pass writes each block's
-weight gradient into its own row of a ``(n_blocks, n_params)`` scratch array and then sums
-the rows *in block order*, so the result does not depend on the number of threads. The
-block partition depends only on n, never on the thread count.
+the bias is the accumulators' starting value and the ReLU one pass over the block's rows
+after each product. The products are the register-tiled ones of :mod:`theorytk._gemm`
+(not BLAS: a pthreads OpenBLAS called from two numba threads at once ran each call about
+four times slower here). The backward pass writes each block's weight gradient into its
+own row of a ``(n_blocks, n_params)`` scratch array and then sums the rows *in block
+order*; the block partition depends only on n, so the result is the same on any number of
+threads.
 
 No validation: :mod:`theorytk.dfiv.features` checks inputs. The plain-NumPy twins are in
 :mod:`theorytk.dfiv.reference`.
@@ -20,6 +22,7 @@ No validation: :mod:`theorytk.dfiv.features` checks inputs. The plain-NumPy twin
 import numpy as np
 from numba import prange
 
+from theorytk._gemm import gemm_nn, gemm_tn
 from theorytk._jit import kernel
 
 BLOCK = 128
@@ -42,68 +45,92 @@ def _activations(acts, offsets, sizes, n, layer):
     return acts[offsets[layer]:offsets[layer] + n * sizes[layer]].reshape((n, sizes[layer]))
 
 
+@kernel
+def _relu_rows(a, i0, i1):
+    for i in range(i0, i1):
+        for j in range(a.shape[1]):
+            if a[i, j] < 0.0:
+                a[i, j] = 0.0
+
+
+@kernel
+def _mask_rows(delta, out, i0, i1):
+    """dL/d(pre-activation) = dL/d(out) where out > 0, else 0 (ReLU)."""
+    for i in range(i0, i1):
+        for j in range(delta.shape[1]):
+            if out[i, j] <= 0.0:
+                delta[i, j] = 0.0
+
+
+@kernel
+def _block_forward(x, params, sizes, output_relu, acts, offsets, i0, i1):
+    n = x.shape[0]
+    layers = sizes.size - 1
+    for l in range(layers):
+        w, b = _layer(params, sizes, l)
+        out = _activations(acts, offsets, sizes, n, l + 1)
+        gemm_nn(x if l == 0 else _activations(acts, offsets, sizes, n, l), w, b, out, i0, i1)
+        if l < layers - 1 or output_relu:
+            _relu_rows(out, i0, i1)
+
+
 @kernel(parallel=True)
 def mlp_forward(x, params, sizes, output_relu, acts, offsets):
     """Fill the activations of layers 1..L for inputs ``x`` (n, sizes[0])."""
     n = x.shape[0]
-    layers = sizes.size - 1
-    n_blocks = (n + BLOCK - 1) // BLOCK
-    for blk in prange(n_blocks):
-        i0 = blk * BLOCK
-        i1 = min(n, i0 + BLOCK)
-        for l in range(layers):
-            w, b = _layer(params, sizes, l)
-            out = _activations(acts, offsets, sizes, n, l + 1)[i0:i1]
-            if l == 0:
-                np.dot(x[i0:i1], w, out)
-            else:
-                np.dot(_activations(acts, offsets, sizes, n, l)[i0:i1], w, out)
-            relu = l < layers - 1 or output_relu
-            for i in range(i1 - i0):
-                for j in range(out.shape[1]):
-                    v = out[i, j] + b[j]
-                    out[i, j] = 0.0 if relu and v < 0.0 else v
+    for blk in prange((n + BLOCK - 1) // BLOCK):
+        _block_forward(x, params, sizes, output_relu, acts, offsets, blk * BLOCK, min(n, blk * BLOCK + BLOCK))
 
 
 @kernel
-def _block_backward(x, params, sizes, output_relu, acts, offsets, grad_out, partial_row, i0, i1):
+def _block_backward(x, params, weights_t, sizes, output_relu, acts, deltas, offsets, zeros, partial_row, i0, i1):
     """Backward pass of rows i0:i1 through every layer; their weight gradients into ``partial_row``."""
     n = x.shape[0]
     layers = sizes.size - 1
-    g = grad_out[i0:i1].copy()
+    last = _activations(deltas, offsets, sizes, n, layers)
+    if output_relu:
+        _mask_rows(last, _activations(acts, offsets, sizes, n, layers), i0, i1)
     for l in range(layers - 1, -1, -1):
-        w, _ = _layer(params, sizes, l)
+        delta = _activations(deltas, offsets, sizes, n, l + 1)
         gw, gb = _layer(partial_row, sizes, l)
-        width = sizes[l + 1]
-        if l < layers - 1 or output_relu:
-            out = _activations(acts, offsets, sizes, n, l + 1)[i0:i1]
-            for i in range(i1 - i0):
-                for j in range(width):
-                    if out[i, j] <= 0.0:
-                        g[i, j] = 0.0
-        for j in range(width):
+        for j in range(delta.shape[1]):
             gb[j] = 0.0
-        for i in range(i1 - i0):
-            for j in range(width):
-                gb[j] += g[i, j]
+        for i in range(i0, i1):
+            for j in range(delta.shape[1]):
+                gb[j] += delta[i, j]
         if l == 0:
-            np.dot(x[i0:i1].T, g, gw)
+            gemm_tn(x, delta, gw, i0, i1)
         else:
-            np.dot(_activations(acts, offsets, sizes, n, l)[i0:i1].T, g, gw)
-            g = np.dot(g, w.T)
+            below = _activations(acts, offsets, sizes, n, l)
+            gemm_tn(below, delta, gw, i0, i1)
+            below_delta = _activations(deltas, offsets, sizes, n, l)
+            wt, _ = _layer(weights_t, sizes[::-1], layers - 1 - l)
+            gemm_nn(delta, wt, zeros, below_delta, i0, i1)
+            _mask_rows(below_delta, below, i0, i1)
 
 
 @kernel(parallel=True)
-def mlp_backward(x, params, sizes, output_relu, acts, offsets, grad_out, grad, partial):
+def mlp_backward(x, params, sizes, output_relu, acts, offsets, grad_out, grad):
     """dL/dparams into ``grad`` given dL/d(last activations) ``grad_out`` (n, sizes[-1]).
 
-    ``partial`` is (n_blocks, n_params) scratch; its rows are summed in block order.
+    Each block's gradient goes to its own row of a scratch array; the rows are then summed
+    in block order.
     """
     n = x.shape[0]
+    layers = sizes.size - 1
     n_blocks = (n + BLOCK - 1) // BLOCK
+    weights_t = np.empty(params.size + sizes.sum())   # W_l^T, stored as the layers of the reversed network
+    for l in range(layers):
+        w, _ = _layer(params, sizes, l)
+        wt, _ = _layer(weights_t, sizes[::-1], layers - 1 - l)
+        wt[...] = w.T
+    deltas = np.empty(acts.size)
+    _activations(deltas, offsets, sizes, n, layers)[...] = grad_out
+    zeros = np.zeros(sizes.max())
+    partial = np.empty((n_blocks, grad.size))
     for blk in prange(n_blocks):
-        _block_backward(x, params, sizes, output_relu, acts, offsets, grad_out, partial[blk], blk * BLOCK,
-                        min(n, blk * BLOCK + BLOCK))
+        _block_backward(x, params, weights_t, sizes, output_relu, acts, deltas, offsets, zeros, partial[blk],
+                        blk * BLOCK, min(n, blk * BLOCK + BLOCK))
     for k in prange(grad.size):
         s = 0.0
         for blk in range(n_blocks):

@@ -79,10 +79,8 @@ class MLP:
     def backward(self, acts, grad_features):
         """Write dL/dparams into ``self.grad`` given dL/d(features) and the :class:`Activations` of :meth:`forward`."""
         g = np.ascontiguousarray(grad_features, dtype=np.float64)
-        n_blocks = -(-acts.x.shape[0] // _kernels.BLOCK)
-        partial = np.empty((n_blocks, self.params.size))
         self.ops.mlp_backward(acts.x, self.params, self.sizes, self.output_relu, acts.buffer, acts.offsets, g,
-                              self.grad, partial)
+                              self.grad)
 
     def adam(self, lr, weight_decay=0.0, beta1=0.9, beta2=0.999, eps=1e-8):
         """One Adam step on ``self.grad`` (plus ``weight_decay * params``, PyTorch's coupled decay)."""

@@ -36,8 +36,8 @@ def mlp_forward(x, params, sizes, output_relu, acts, offsets):
         a = out
 
 
-def mlp_backward(x, params, sizes, output_relu, acts, offsets, grad_out, grad, partial):
-    """dL/dparams into ``grad`` by the chain rule, layer by layer (``partial`` is unused: no blocks here)."""
+def mlp_backward(x, params, sizes, output_relu, acts, offsets, grad_out, grad):
+    """dL/dparams into ``grad`` by the chain rule, layer by layer."""
     layers = _layers(params, sizes)
     grads = _layers(grad, sizes)
     views = [x] + _activation_views(acts, offsets, sizes, x.shape[0])
