@@ -1,0 +1,22 @@
+"""theorytk._gemm's register-tiled products equal NumPy's, on every tile-edge case."""
+import numpy as np
+import pytest
+
+from theorytk import _gemm
+
+
+@pytest.mark.parametrize("rows", [1, 3, 4, 9, 130])
+@pytest.mark.parametrize("k_dim", [1, 3, 4, 7, 64])
+@pytest.mark.parametrize("cols", [1, 5, 8, 13, 32])
+def test_products_equal_numpy_on_a_row_range(rows, k_dim, cols):
+    rng = np.random.default_rng(rows * 1000 + k_dim * 10 + cols)
+    a, b = rng.standard_normal((rows + 5, k_dim)), rng.standard_normal((k_dim, cols))
+    bias, g = rng.standard_normal(cols), rng.standard_normal((rows + 5, cols))
+    i0, i1 = 2, 2 + rows
+    c = np.full((rows + 5, cols), np.nan)
+    _gemm.gemm_nn(a, b, bias, c, i0, i1)
+    np.testing.assert_allclose(c[i0:i1], a[i0:i1] @ b + bias, rtol=1e-12, atol=1e-12)
+    assert np.isnan(c[:i0]).all() and np.isnan(c[i1:]).all()    # rows outside the range untouched
+    w = np.empty((k_dim, cols))
+    _gemm.gemm_tn(a, g, w, i0, i1)
+    np.testing.assert_allclose(w, a[i0:i1].T @ g[i0:i1], rtol=1e-12, atol=1e-12)
