@@ -21,6 +21,7 @@ Cases (issue 5), all in one run, same data and seeds:
 are small products, and threaded OpenBLAS slowed a fit by one to two orders of magnitude
 on a shared 2-core machine. PyTorch keeps its own default thread count.
 """
+import importlib.util
 import time
 
 import numba
@@ -75,16 +76,15 @@ def network_rows():
 
 
 def _torch_rows(data):
-    try:
-        from benchmarks import _dfiv_torch
-        import torch  # noqa: F401
-    except ImportError:
+    if importlib.util.find_spec("torch") is None:
         return [{"implementation": "pytorch", "note": "not installed: skipped (pip install torch==2.13.0)"}]
+    from benchmarks import _dfiv_torch
+
     rows = []
     for dtype in ("float32", "float64"):
-        seconds, mse = _dfiv_torch.fit_predict(data, seed=0, dtype=dtype)
-        rows.append({"implementation": f"pytorch {dtype} ({torch.get_num_threads()} thr)", "fit s": seconds,
-                     "test MSE": mse})
+        for threads in (1, numba.config.NUMBA_NUM_THREADS):
+            seconds, mse = _dfiv_torch.fit_predict(data, seed=0, dtype=dtype, threads=threads)
+            rows.append({"implementation": f"pytorch {dtype} ({threads} thr)", "fit s": seconds, "test MSE": mse})
     return rows
 
 
@@ -92,10 +92,15 @@ def dfiv_rows():
     data = demand_design(5000, 0.5, seed=0)
     demand_dfiv(epochs=1).fit(data.stage1, data.stage2, seed=0)   # JIT warm-up
     rows = []
-    for backend in ("numba", "numpy"):
-        seconds, model = _timed(lambda: demand_dfiv(backend=backend).fit(data.stage1, data.stage2, seed=0))
-        threads = f"{numba.get_num_threads()} thr" if backend == "numba" else "1 BLAS thr"
-        rows.append({"implementation": f"theorytk {backend} ({threads})", "fit s": seconds, "test MSE": data.mse(model)})
+    threads = numba.get_num_threads()
+    for backend, numba_threads in (("numba", threads), ("numba", 1), ("numpy", threads)):
+        numba.set_num_threads(numba_threads)
+        try:
+            seconds, model = _timed(lambda: demand_dfiv(backend=backend).fit(data.stage1, data.stage2, seed=0))
+        finally:
+            numba.set_num_threads(threads)
+        label = f"{numba_threads} thr" if backend == "numba" else "1 BLAS thr"
+        rows.append({"implementation": f"theorytk {backend} ({label})", "fit s": seconds, "test MSE": data.mse(model)})
     rows += _torch_rows(data)
     base = rows[0]["fit s"]
     for row in rows:
