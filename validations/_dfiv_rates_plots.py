@@ -1,6 +1,7 @@
 """Figures of :mod:`validations.dfiv_rates` (matplotlib Figure objects, no global state)."""
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.ticker import NullFormatter
 
 from proofs import dfiv_rates as thm
 
@@ -15,6 +16,7 @@ def _save(fig, path):
 def _log_axes(ax, xlabel, ylabel, title):
     ax.set_xscale("log")
     ax.set_yscale("log")
+    ax.xaxis.set_minor_formatter(NullFormatter())   # minor-tick labels collide on ranges under a decade
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.set_title(title)
@@ -25,11 +27,13 @@ def _exponent_line(x, y0, exponent):
     return y0 * (x / x[0]) ** (-exponent)
 
 
-def risk_vs_n(path, p, fits, alpha):
+def risk_vs_n(path, p, fits, alpha, proxies):
     """One row per target: L2 risk of sieve (oracle), DFIV and KIV (validation-tuned), and the projected risks.
 
-    Dashed lines: the sympy exponents (adaptive 2s/(2s+2r+d), fixed-feature 2s'/(2s'+2r+d),
+    Black lines: the sympy exponents (adaptive 2s/(2s+2r+d), fixed-feature 2s'/(2s'+2r+d),
     projected 2(s+r)/(2(s+r)+d)) drawn through the first point (their constants are unknown).
+    Blue dashed (L2 panels): the oracle sieve's bias-variance proxy ``proxies[target]`` at the
+    sieve's N (:meth:`theorytk.dfiv.data.CircleIV.oracle_sieve_proxy`; absolute, no fitted constant).
     """
     targets = p["targets"]
     fig = Figure(figsize=(11, 3.6 * len(targets)))
@@ -56,6 +60,10 @@ def risk_vs_n(path, p, fits, alpha):
                     lines = {"projected exponent": float(thm.PROJECTED_RISK.evaluate(s=smooth, r=r, d=1))}
                 for (label, e), ls in zip(lines.items(), ("--", ":")):
                     ax.plot(x_all, _exponent_line(x_all, y0, e), ls, color="k", label=f"{label} -{e:.3f}")
+            if suffix == "l2":
+                xs = fits[(target, "sieve", "oracle_l2")][0]
+                slope = np.polyfit(np.log(xs), np.log(proxies[target]), 1)[0]
+                ax.plot(xs, proxies[target], "--", color="C0", label=f"sieve bias-variance proxy, slope {slope:.2f}")
             _log_axes(ax, "N (n = m = N/2)", kind, f"{target}, r = {2 * alpha:g}")
             ax.legend(fontsize=6)
     _save(fig, path)

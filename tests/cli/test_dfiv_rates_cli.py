@@ -37,6 +37,24 @@ def test_exploratory_record_has_the_adaptivity_intervals(quick_run):
         assert lo <= explore["adaptivity"][key]["dfiv_minus_sieve_slope"] <= hi
 
 
+def test_gate_one_is_against_the_proxy_and_records_the_asymptotic_band(quick_run):
+    _, out = quick_run
+    claims = {c["name"]: c for c in json.loads((out / "verdict.json").read_text())["claims"]}
+    explore = json.loads((out / "exploratory.json").read_text())["sieve_proxy"]
+    for target in ("jump", "kink"):
+        (rate,) = [c for name, c in claims.items() if name.startswith(f"oracle sieve L2 risk vs N, {target}")]
+        (limit,) = [c for name, c in claims.items() if name.startswith(f"oracle sieve L2 risk proxy, {target}")]
+        assert rate["kind"] == "Rate" and rate["numbers"]["expected"] == explore[target]["proxy_slope"]
+        numbers = limit["numbers"]
+        assert numbers["measured_slope_swept_N"] == [rate["numbers"]["slope"], rate["numbers"]["lo"],
+                                                     rate["numbers"]["hi"]]
+        low, high = numbers["asymptotic_band"]
+        inside = low <= rate["numbers"]["lo"] and rate["numbers"]["hi"] <= high
+        recorded = explore[target]["measured_inside_asymptotic_band"]
+        assert numbers["measured_inside_asymptotic_band"] == inside == recorded
+        assert len(explore[target]["proxy"]) == len(explore[target]["N"]) == len(explore[target]["measured_mean"])
+
+
 def test_bad_usage_exits_2(tmp_path):
     proc = _cli("--quick", "--seed", "-3", "--out", str(tmp_path))
     assert proc.returncode == 2 and "seed" in proc.stderr

@@ -32,10 +32,31 @@ def test_worked_table_matches_the_notes():
 
 def test_theorems_are_data_with_sources():
     theorems = [v for v in vars(thm).values() if isinstance(v, Theorem)]
-    assert len(theorems) == 4
+    assert len(theorems) == 5
+    derived = [t for t in theorems if t.source.confidence == "derived here"]
+    assert derived == [thm.SIEVE_PROXY_RISK] and derived[0].source.reference == "derived here"
     for t in theorems:
-        assert t.source.reference.startswith("Kim, Meunier, Gretton, Suzuki, Li")
+        if t not in derived:
+            assert t.source.reference.startswith("Kim, Meunier, Gretton, Suzuki, Li")
         assert t.source.note
+
+
+def test_sieve_proxy_exponents_for_the_circle_targets():
+    # jump |c_k| ~ 1/k (s' = 1/2), kink ~ 1/k^2 (s' = 3/2): the proxy's risk exponent at r = 1 is the
+    # fixed-feature exponent of the notes' table (1/4 and 1/2)
+    _, risk = thm.sieve_proxy_optimum()
+    for target, expected in (("jump", sp.Rational(1, 4)), ("kink", sp.Rational(1, 2))):
+        smooth, integ, decay = thm.CIRCLE_TARGETS[target]
+        s_prime = thm.coefficient_smoothness(decay)
+        exponent = sp.simplify(-thm.n * sp.diff(risk, thm.n) / risk).subs({thm.s_lin: s_prime, thm.r: 1})
+        assert exponent == expected == thm.LINEAR_L2_RISK.expr.subs({thm.s: smooth, thm.p: integ, thm.d: 1, thm.r: 1})
+
+
+def test_sieve_proxy_evaluates_its_formula():
+    j, n, s_prime, r, c, sigma = 3.0, 1000.0, 0.5, 1.0, 0.05, 0.5
+    expected = c * j ** (-2 * s_prime) / s_prime + 2 * sigma**2 * j ** (2 * r + 1) / ((2 * r + 1) * n)
+    value = thm.SIEVE_PROXY_RISK.evaluate(J=j, n=n, s_prime=s_prime, r=r, C=c, sigma=sigma)
+    assert value == pytest.approx(expected, rel=1e-12)
 
 
 def test_evaluate_and_assumptions():

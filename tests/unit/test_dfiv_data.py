@@ -2,8 +2,10 @@
 import numpy as np
 import pytest
 
-from theorytk.dfiv.data import (CIRCLE_TARGETS, circle_iv, circle_structural, demand_design, demand_design_hartford,
-                                demand_structural, zoo)
+from proofs import dfiv_rates as thm
+from theorytk.dfiv import SieveIV
+from theorytk.dfiv.data import (CIRCLE_TARGETS, RISK_GRID, circle_iv, circle_structural, demand_design,
+                                demand_design_hartford, demand_structural, zoo)
 
 K_SIGMA = 4.0  # margin of every statistical check below, in standard errors
 
@@ -98,3 +100,65 @@ def test_risk_rejects_bad_models():
     data = circle_iv(100, "jump", seed=0)
     with pytest.raises(ValueError, match="finite prediction"):
         data.l2_risk(lambda x: np.full(len(x), np.nan))
+
+
+def _truncation(data, terms):
+    """The Fourier truncation of the true structural function to frequencies |k| <= terms (a real trig polynomial)."""
+    k = np.arange(-terms, terms + 1)
+    c = data.coefficients(k)
+    return lambda x: np.real(np.exp(2j * np.pi * np.outer(x[:, 0], k)) @ c)
+
+
+@pytest.mark.parametrize("target", CIRCLE_TARGETS)
+def test_truncation_error_is_the_l2_risk_of_the_truncated_truth(target):
+    data = circle_iv(10, target, seed=0)
+    terms = np.array([1, 2, 5, 40])
+    expected = [data.l2_risk(_truncation(data, j)) for j in terms]
+    np.testing.assert_allclose(data.truncation_error(terms), expected, rtol=1e-9, atol=1e-12)
+
+
+def test_stage2_noise_variance_matches_the_sample():
+    """sigma_u^2 = E[(Y - (Th)(Z))^2] (exact formula) against a large sample, within K_SIGMA SE."""
+    data = circle_iv(400_000, "smooth", alpha=0.5, rho=0.9, stage1_size=200_000, seed=11)
+    z, y = data.stage1.z[:, 0], data.stage1.y
+    k = np.arange(-2, 3)   # the smooth target's frequencies: Th is exact
+    th = np.real(np.exp(2j * np.pi * np.outer(z, k)) @ (data.multiplier(k) * data.coefficients(k)))
+    sq = (y - th) ** 2
+    assert abs(sq.mean() - data.stage2_noise_variance()) <= K_SIGMA * sq.std() / np.sqrt(sq.size)
+    assert circle_iv(10, "jump", control=True, seed=0).stage2_noise_variance() == pytest.approx(0.25, abs=1e-12)
+
+
+@pytest.mark.parametrize("target, terms", [("kink", 3), ("jump", 2)])
+def test_sieve_proxy_predicts_the_mean_sieve_risk(target, terms):
+    """The proxy at a fixed J against the mean L2 risk of the Fourier sieve over replicates, within K_SIGMA SE."""
+    n, reps = 2000, 16
+    risks = []
+    for seed in range(reps):
+        data = circle_iv(n, target, seed=100 + seed)
+        risks.append(data.l2_risk(SieveIV("fourier", terms).fit(data.stage1, data.stage2)))
+    proxy = float(data.sieve_risk_curve(n - n // 2, terms))
+    assert abs(np.mean(risks) - proxy) <= K_SIGMA * np.std(risks, ddof=1) / np.sqrt(reps)
+
+
+@pytest.mark.parametrize("target, smooth, integ", [("jump", 1, 1), ("kink", 2, 1)])
+def test_oracle_proxy_slope_at_huge_n_is_the_sympy_exponent(target, smooth, integ):
+    """Deterministic: the local slope settles at the exponent up to the discrete cutoff (0.02: gate 1 (b)'s margin)."""
+    data = circle_iv(10, target, seed=0)
+    sizes = np.logspace(7, 9, 5).astype(int)
+    risks = [data.oracle_sieve_proxy(m, np.arange(1, RISK_GRID // 2 + 1)) for m in sizes]
+    slope = np.polyfit(np.log(sizes), np.log(risks), 1)[0]
+    assert slope == pytest.approx(-float(thm.LINEAR_L2_RISK.evaluate(s=smooth, r=1.0, d=1, p=integ)), abs=0.02)
+
+
+@pytest.mark.parametrize("call, error, name", [
+    (lambda d: d.sieve_risk_curve(0, [1, 2]), ValueError, "n_stage2"),
+    (lambda d: d.sieve_risk_curve(10.5, [1, 2]), TypeError, "n_stage2"),
+    (lambda d: d.sieve_risk_curve(100, [0, 2]), ValueError, "terms"),
+    (lambda d: d.sieve_risk_curve(100, []), ValueError, "terms"),
+    (lambda d: d.sieve_risk_curve(100, [1.5]), TypeError, "terms"),
+    (lambda d: d.oracle_sieve_proxy(100, [[1, 2]]), ValueError, "terms"),
+    (lambda d: d.truncation_error(-1), ValueError, "terms"),
+])
+def test_sieve_proxy_rejects_bad_inputs(call, error, name):
+    with pytest.raises(error, match=name):
+        call(circle_iv(10, "jump", seed=0))

@@ -147,6 +147,18 @@ def circle_structural(target, x):
     return ((x >= JUMP_INTERVAL[0]) & (x < JUMP_INTERVAL[1])).astype(float)
 
 
+def _terms(terms):
+    """Sieve sizes J as a non-empty integer array, each >= 1 (``ValueError``/``TypeError`` naming ``terms``)."""
+    array = np.asarray(terms)
+    if array.ndim > 1 or array.size == 0:
+        raise ValueError(f"terms must be an integer or a non-empty 1-D array, got shape {array.shape}")
+    if array.dtype == bool or not np.issubdtype(array.dtype, np.integer):
+        raise TypeError(f"terms must be integers, got {array.dtype.name} values")
+    if np.any(array < 1):
+        raise ValueError(f"terms must be >= 1, got minimum {int(array.min())}")
+    return array.astype(np.int64)
+
+
 def circle_embedding(x):
     r"""Periodic input map :math:`x \mapsto (\cos 2\pi x, \sin 2\pi x)` for learned features on the circle."""
     x = np.asarray(x, dtype=float).reshape(-1)
@@ -191,6 +203,128 @@ class CircleIV(IVData):
         r""":math:`\|T(\hat f - h)\|^2_{L^2(P_Z)} = \sum_k \mu_k^2 |\hat c_k - c_k|^2` (tail bounded by mu_{grid/2}^2 times h's tail energy, neglected)."""
         k, diff, _ = self._error_coefficients(model, grid)
         return float(np.sum(self.multiplier(k) ** 2 * np.abs(diff) ** 2))
+
+    def stage2_noise_variance(self):
+        r"""Variance of the stage-2 regression noise, :math:`\sigma_u^2 = E[(Y - (Th)(Z))^2]`, exact.
+
+        .. math::
+
+            \sigma_u^2 = \sigma^2 + \|h\|^2 - \sum_k \mu_k^2 |c_k|^2 .
+
+        Derived here: :math:`Y - (Th)(Z) = [h(X) - (Th)(Z)] + \varepsilon`.
+        :math:`E[\varepsilon^2] = \sigma^2(\rho^2 + 1 - \rho^2) = \sigma^2`. Since
+        :math:`(Th)(Z) = E[h(X)|Z]`, :math:`E[(h(X) - (Th)(Z))^2] = E[h(X)^2] - E[(Th)(Z)^2]`,
+        which is :math:`\|h\|^2 - \sum_k \mu_k^2|c_k|^2` by Parseval (X and Z are uniform).
+        The cross term vanishes: :math:`\varepsilon` is linear in W and in an independent
+        :math:`\xi`; :math:`E[(Th)(Z)W] = E[(Th)(Z)]E[W] = 0` (Z independent of W, E W = 0),
+        and :math:`E[h(Z + W)W] = E_W[W\,E_Z h(Z + w)|_{w=W}] = c_0 E[W] = 0` because a
+        uniform Z on the circle makes :math:`E_Z h(Z + w) = c_0` for every w. Computed as
+        :math:`\sigma^2 + \sum_k (1 - \mu_k^2)|c_k|^2`, summed over :math:`|k| \le K` =
+        ``RISK_GRID``/2, plus h's exact energy above K times :math:`1 - \mu_K^2` (the
+        error, below :math:`\mu_K^2` times that energy, is < 1e-10 for every target at the
+        default b and alpha).
+
+        Returns
+        -------
+        float
+        """
+        top = RISK_GRID // 2
+        k = np.arange(-top, top + 1)
+        energy = np.abs(self.coefficients(k)) ** 2
+        above = max(_circle_norm_sq(self.params["target"]) - float(np.sum(energy)), 0.0)
+        gap = float(np.sum((1.0 - self.multiplier(k) ** 2) * energy)) + (1.0 - float(self.multiplier(top)) ** 2) * above
+        return self.params["sigma"] ** 2 + gap
+
+    def truncation_error(self, terms):
+        r"""Squared L2 distance from h to its Fourier truncation, :math:`\sum_{|k| > J}|c_k|^2`, per J in ``terms``.
+
+        The energy above :math:`\max J` is :math:`\|h\|^2 - \sum_{|k| \le \max J}|c_k|^2`
+        (exact norms, see :func:`_circle_norm_sq`); below it, the tail is summed from the
+        top down, so small tails keep their relative precision.
+
+        Parameters
+        ----------
+        terms : int or array_like of int, each >= 1
+            Highest frequencies J.
+
+        Returns
+        -------
+        ndarray of float, the shape of ``terms``
+        """
+        terms = _terms(terms)
+        top = int(terms.max())
+        k = np.arange(1, top + 1)
+        energy = np.abs(self.coefficients(k)) ** 2 + np.abs(self.coefficients(-k)) ** 2    # frequencies +-k
+        above_top = max(_circle_norm_sq(self.params["target"]) - float(np.abs(self.coefficients(0)) ** 2)
+                        - float(np.sum(energy)), 0.0)
+        tails = np.concatenate([np.cumsum(energy[::-1])[::-1][1:], [0.0]]) + above_top   # tails[j-1] = sum_{|k|>j}
+        return tails[terms - 1]
+
+    def sieve_risk_curve(self, n_stage2, terms):
+        r"""Bias-variance proxy of the L2 risk of Fourier sieve 2SLS with frequencies :math:`|k| \le J`.
+
+        .. math::
+
+            R(J, m) = \sum_{|k| > J} |c_k|^2 + \frac{\sigma_u^2}{m}\sum_{|k| \le J}\mu_k^{-2},
+
+        with m = ``n_stage2`` and :math:`\sigma_u^2` from :meth:`stage2_noise_variance`
+        (exact, not Monte Carlo). Derived here (the spectral-cutoff estimator on a diagonal
+        operator, :data:`proofs.dfiv_rates.SIEVE_PROXY_RISK`): the sieve spans
+        :math:`e_k(x) = e^{2\pi i k x}`, :math:`|k| \le J` (cos/sin of frequencies 1..J and
+        the intercept), and its instruments span :math:`|k| \le K` with K >= J. As
+        :math:`E[e_k(X)|Z] = \mu_k e_k(Z)` lies in the instrument span, the population stage
+        1 is exact; *neglecting stage-1 estimation error* (relative corrections O(K/n), n
+        the stage-1 size), stage 2 is least squares of Y on :math:`\mu_k e_k(Z)`. Its
+        coefficient for :math:`c_k` is, to first order in the empirical Gram matrix's
+        deviation from the identity (O(J/m) relative),
+        :math:`\hat c_k = c_k + \mu_k^{-1}\frac1m\sum_i \overline{e_k(Z_i)}U_i` with
+        :math:`U = Y - \sum_{|k| \le J}\mu_k c_k e_k(Z)`, so
+        :math:`E|\hat c_k - c_k|^2 = E[U^2]/(m\mu_k^2)` (:math:`|e_k| = 1`), while the
+        coefficients above J are 0: bias :math:`\sum_{|k|>J}|c_k|^2`. Finally
+        :math:`E[U^2] = \sigma_u^2 + \sum_{|k|>J}\mu_k^2|c_k|^2`; the second term is at
+        most the bias and is neglected (a relative change of the variance by bias /
+        :math:`\sigma_u^2`). The proxy approximates the expected risk at a fixed J; it is not
+        a bound. Against simulated sieve fits (measured when written): within a few per cent
+        for m >= 1000, about 7% (J = 1) and 18% (J = 3) low at m = 250 for the kink.
+
+        Parameters
+        ----------
+        n_stage2 : int >= 1
+            Stage-2 sample size m.
+        terms : int or array_like of int, each >= 1
+            Highest frequencies J (the sieve's ``terms``).
+
+        Returns
+        -------
+        ndarray of float, the shape of ``terms``
+        """
+        m = _validate.integer("n_stage2", n_stage2, minimum=1)
+        terms = _terms(terms)
+        top = int(terms.max())
+        k = np.arange(1, top + 1)
+        inverse = np.concatenate([[1.0], 1.0 + 2.0 * np.cumsum(self.multiplier(k) ** -2.0)])  # sum_{|k|<=J} mu_k^-2
+        return self.truncation_error(terms) + self.stage2_noise_variance() / m * inverse[terms]
+
+    def oracle_sieve_proxy(self, n_stage2, terms):
+        r"""Proxy risk of the oracle-tuned sieve, :math:`\min_{J \in \text{terms}} R(J, m)` (:meth:`sieve_risk_curve`).
+
+        An oracle that picks the J with the smallest *realised* risk has an expected risk at
+        most this minimum of expected risks; that selection gain (largest at small m, where
+        two cutoffs have nearly equal expected risk and few noisy coefficients) is not
+        modelled.
+
+        Parameters
+        ----------
+        n_stage2 : int >= 1
+            Stage-2 sample size m.
+        terms : int or array_like of int, each >= 1
+            The cutoffs J the oracle chooses from.
+
+        Returns
+        -------
+        float
+        """
+        return float(np.min(self.sieve_risk_curve(n_stage2, terms)))
 
 
 def _split_sizes(n, stage1_size, n_validation):
