@@ -124,6 +124,17 @@ def _risks(data, model, prefix):
     return {f"{prefix}l2": data.l2_risk(model), f"{prefix}projected": data.projected_risk(model)}
 
 
+def _kiv(data):
+    """Kernel IV tuned by the authors' held-out criteria (data only, never the truth).
+
+    Not by the validation loss that DFIV and the sieve use: for KIV that projected loss kept
+    falling as xi -> 0 and chose the grid's lower end (1e-10) in most replicates, with L2
+    risk 0.3-2.2 on the circle jump target against 0.03-0.04 at the best xi, and demand MSE
+    2e5-5e5 (measured 2026-11-23); the authors' criterion lands within 5-20% of the best xi.
+    """
+    return KernelIV().fit(data.stage1, data.stage2)
+
+
 def sieve_terms(n_stage1, n_stage2):
     """The sieve sizes J of ``SIEVE_GRID`` that the stage sizes support (instrument columns 4J + 1 < half of each)."""
     return [j for j in SIEVE_GRID if 4 * j + 1 < min(n_stage1, n_stage2) / 2]
@@ -148,7 +159,9 @@ def _run_config(config, seed):
         if method == "dfiv":
             model = demand_dfiv().fit(data.stage1, data.stage2, data.validation, seed=fit_seed)
         elif method == "kiv":
-            model = KernelIV().fit(data.stage1, data.stage2, data.validation)
+            model = _kiv(data)
+            path = model.predict_path(data.test_x, model.grid)
+            return {"mse": data.mse(model), "oracle_mse": float(np.min(np.mean((path - data.test_f) ** 2, axis=1)))}
         else:
             model = select(lambda j: SieveIV("hermite", j), (1, 2, 3, 4, 5), data).chosen
         return {"mse": data.mse(model)}
@@ -161,7 +174,7 @@ def _run_config(config, seed):
                      risk=data.l2_risk)
         out["setting"], out["oracle_setting"] = sel.chosen_setting, sel.oracle_setting
     elif method == "kiv":
-        model = KernelIV().fit(data.stage1, data.stage2, data.validation)
+        model = _kiv(data)
         risk_grid = ((np.arange(RISK_GRID) + 0.5) / RISK_GRID)[:, None]   # the points l2_risk evaluates on
         path = model.predict_path(risk_grid, model.grid)
         oracle = model.grid[int(np.argmin([data.l2_risk(lambda x, v=v: v) for v in path]))]
@@ -397,6 +410,9 @@ def experiment(ctx):
         for r in results:
             if r.config["family"] == "demand":
                 demand.setdefault(r.config["method"], {}).setdefault(r.config["rho"], []).append(r.scalars["mse"])
+                if "oracle_mse" in r.scalars:
+                    demand.setdefault("kiv ORACLE xi", {}).setdefault(r.config["rho"], []).append(
+                        r.scalars["oracle_mse"])
         explore["demand_mse"] = {m: {str(rho): {"mean": float(np.mean(v)), "sd": float(np.std(v, ddof=1)) if len(v) > 1
                                                 else None, "values": v} for rho, v in d.items()}
                                  for m, d in demand.items()}

@@ -18,6 +18,19 @@ def test_kiv_eigendecomposition_reuse_equals_naive_dense_solves():
                                    atol=1e-7 * np.abs(naive).max())
 
 
+def test_kiv_xi_choice_is_the_authors_stage2_tuning_by_dense_solves():
+    """xi minimises ||y1 - K alpha(xi)|| (KernelIV/trainer.py ``stage2_tuning``), alpha by the literal solves."""
+    data = circle_iv(300, "jump", seed=3)
+    grid = np.logspace(-8, -2, 7)
+    model = KernelIV(lam1=1e-3, grid=grid).fit(data.stage1, data.stage2)
+    s1, s2 = data.stage1, data.stage2
+    K = np.exp(-((s1.x - s1.x.T) ** 2) / model.sigma_x)
+    L = np.exp(-((s1.z - s1.z.T) ** 2) / model.sigma_z)
+    W = K @ np.linalg.solve(L + s1.size * 1e-3 * np.eye(s1.size), np.exp(-((s1.z - s2.z.T) ** 2) / model.sigma_z))
+    scores = [np.linalg.norm(s1.y - K @ np.linalg.solve(W @ W.T + s2.size * xi * K, W @ s2.y)) for xi in grid]
+    assert model.lam2_ == grid[int(np.argmin(scores))]
+
+
 def test_random_feature_kiv_converges_to_exact_kiv_as_features_grow():
     from theorytk.dfiv import RandomFeatureKIV
 

@@ -22,11 +22,13 @@ grid point.
 Gaussian kernels :math:`\exp(-\|a - b\|^2/\sigma)` with :math:`\sigma` the median squared
 distance; lambda minimises the stage-1 loss on the stage-2 treatments
 :math:`\frac1m \mathrm{tr}(K_{\tilde X\tilde X} - 2K_{\tilde XX}\gamma_\lambda + \gamma_\lambda^\top
-K\gamma_\lambda)` and xi minimises the stage-2 loss on the stage-1 outcomes
-:math:`\frac1n\|y - (\gamma_\lambda^{(1)})^\top K\alpha\|^2`,
-:math:`\gamma^{(1)}_\lambda = (L + n\lambda)^{-1}L`; both over 50 log-spaced values in
-:math:`[10^{-10}, 10^{-2}]`. Both criteria use held-out data only (the other stage),
-never the truth.
+K\gamma_\lambda)` and xi minimises :math:`\|y - K\alpha\|`, the fitted :math:`\hat h` at the
+stage-1 treatments against the stage-1 outcomes (``stage2_tuning``: not a projected loss;
+an earlier version of this module used :math:`\|y - (\gamma^{(1)}_\lambda)^\top K\alpha\|`,
+which is not what the code does and picked xi at the grid's lower end on the demand
+design); both over 50 log-spaced values in :math:`[10^{-10}, 10^{-2}]`. Both criteria use
+data only (the other stage), never the truth. With a ``validation`` sample, xi minimises
+the project's validation loss instead (:meth:`KernelIV.fit`).
 """
 import numpy as np
 from scipy import linalg
@@ -113,11 +115,13 @@ class KernelIV:
         self._gamma, self._theta, self._P, self._Pty, self._m = gamma, np.maximum(theta, 0.0), P, P.T @ y2, m
         self._x1, self._z1 = x1, z1
         if self.lam2 is None:
-            held_out = stage1 if validation is None else validation
-            Lv = L if validation is None else self._gram(z1, validation.z, self.sigma_z)
-            gamma1 = U @ ((U.T @ Lv) / (s + n * self.lam1_)[:, None])  # (L + n lam)^{-1} L_{Z, z_held_out}
-            R = P.T @ (gamma.T @ (K @ gamma1))
-            scores = [np.mean((held_out.y - (self._Pty / (self._theta + m * xi)) @ R) ** 2) for xi in self.grid]
+            if validation is None:   # the authors' criterion: h(X1) against the stage-1 outcomes
+                held_out_y, R = stage1.y, (K @ gamma @ P).T
+            else:                    # the validation loss: E[h(X)|z_v] against y_v
+                Lv = self._gram(z1, validation.z, self.sigma_z)
+                gamma1 = U @ ((U.T @ Lv) / (s + n * self.lam1_)[:, None])  # (L + n lam)^{-1} L_{Z, z_v}
+                held_out_y, R = validation.y, P.T @ (gamma.T @ (K @ gamma1))
+            scores = [np.mean((held_out_y - (self._Pty / (self._theta + m * xi)) @ R) ** 2) for xi in self.grid]
             self.lam2_ = float(self.grid[int(np.argmin(scores))])
         else:
             self.lam2_ = self.lam2
