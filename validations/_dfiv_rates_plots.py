@@ -28,7 +28,7 @@ def _exponent_line(x, y0, exponent):
 
 
 def risk_vs_n(path, p, fits, alpha, proxies):
-    """One row per target: L2 risk of sieve (oracle), DFIV and KIV (validation-tuned), and the projected risks.
+    """One row per target: L2 risk of sieve (oracle), DFIV (validation-tuned), KIV (authors' criteria), projected risks.
 
     Black lines: the sympy exponents (adaptive 2s/(2s+2r+d), fixed-feature 2s'/(2s'+2r+d),
     projected 2(s+r)/(2(s+r)+d)) drawn through the first point (their constants are unknown).
@@ -40,14 +40,14 @@ def risk_vs_n(path, p, fits, alpha, proxies):
     for i, target in enumerate(targets):
         for j, (kind, suffix) in enumerate((("L2 risk", "l2"), ("projected risk", "projected"))):
             ax = fig.add_subplot(len(targets), 2, 2 * i + j + 1)
-            for k, (method, value, color) in enumerate((("sieve", f"oracle_{suffix}", "C0"), ("dfiv", suffix, "C1"),
-                                                        ("kiv", suffix, "C2"))):
+            for method, value, color, tuning in (("sieve", f"oracle_{suffix}", "C0", "oracle-tuned"),
+                                                 ("dfiv", suffix, "C1", "validation-tuned"),
+                                                 ("kiv", suffix, "C2", "authors' criteria")):
                 if (target, method, value) not in fits:
                     continue
                 x, s, fit = fits[(target, method, value)]
                 ax.errorbar(x, s.mean(0), yerr=s.std(0, ddof=1) / np.sqrt(len(s)), fmt="o-", color=color, capsize=2,
-                            label=f"{method} ({'oracle' if 'oracle' in value else 'validation'}-tuned), "
-                                  f"slope {fit.slope:.2f} [{fit.lo:.2f}, {fit.hi:.2f}]")
+                            label=f"{method} ({tuning}), slope {fit.slope:.2f} [{fit.lo:.2f}, {fit.hi:.2f}]")
             x_all = np.array(sorted({n for key, v in fits.items() if key[0] == target for n in v[0]}), dtype=float)
             y0 = fits[(target, "sieve", f"oracle_{suffix}")][1].mean(0)[0]
             if _BESOV[target] is not None:
