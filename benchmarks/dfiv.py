@@ -61,7 +61,9 @@ def network_rows():
     for name, (sizes, output) in NETWORKS.items():
         net = MLP(sizes, rng, output=output)
         x, g = rng.standard_normal((ROWS, sizes[0])), rng.standard_normal((ROWS, sizes[-1]))
-        flops = 3 * 2 * ROWS * sum(a * b for a, b in zip(sizes[:-1], sizes[1:]))   # forward + 2x backward
+        products = [a * b for a, b in zip(sizes[:-1], sizes[1:])]
+        # multiply-adds x 2: forward and weight gradients on every layer, input gradients above the first
+        flops = 2 * ROWS * (2 * sum(products) + sum(products[1:]))
         numba_s = _step_seconds(net, _kernels, x, g)
         numba.set_num_threads(1)
         try:

@@ -202,10 +202,12 @@ class DFIV:
         self._w_in = None if self.covariates is None else _Inputs(list(self.covariates), _identity, stage1.x)
         self._nets(seed)
         tx1, iz1, iz2 = self._t_in(stage1.x), self._z_in(stage1.z), self._z_in(stage2.z)
-        w2 = None if self._w_in is None else self._w_in(stage2.x)
+        w2 = self._covariate_inputs(stage2.x)
         sd = float(np.std(stage2.y))
         self.y_scale = sd if sd > 0 else 1.0
         y2 = stage2.y / self.y_scale
+        held_out = None if validation is None else (self._z_in(validation.z), self._covariate_inputs(validation.x),
+                                                    validation.y / self.y_scale)
         self.history = {"epoch": [], "stage2_loss": [], "validation_loss": []}
         best = (np.inf, None, 0)
         for epoch in range(self.epochs):
@@ -224,11 +226,11 @@ class DFIV:
                 self.treatment_net.backward(acts, two_stage.stage2_gradient(phi1, phi2, fit, self.lam1))
                 self.treatment_net.adam(lr, self.weight_decay)
             if (epoch + 1) % self.eval_every == 0 or epoch == self.epochs - 1:
-                best = self._checkpoint(epoch, stage1, stage2, validation, best)
+                best = self._checkpoint(epoch, (tx1, iz1, iz2, w2, y2), held_out, best)
         if best[1] is not None:
             self._restore(best[1])
         self.best_epoch = best[2] if best[1] is not None else self.epochs - 1
-        self.fit_ = self._closed_form(stage1, stage2)
+        self.fit_ = self._closed_form(tx1, iz1, iz2, w2, y2)
         return self
 
     def _stage1_steps(self, iz1, psi1, lr):
@@ -248,12 +250,11 @@ class DFIV:
             net.backward(acts, two_stage.covariate_gradient(fit))
             net.adam(lr, self.weight_decay)
 
-    def _closed_form(self, stage1, stage2):
-        xi2 = None if self.covariate_net is None else self.covariate_net(self._w_in(stage2.x))
-        return two_stage.solve(two_stage.with_intercept(self.instrument_net(self._z_in(stage1.z))),
-                               self.treatment_net(self._t_in(stage1.x)),
-                               two_stage.with_intercept(self.instrument_net(self._z_in(stage2.z))),
-                               stage2.y / self.y_scale, self.lam1, self.lam2, xi2)
+    def _closed_form(self, tx1, iz1, iz2, w2, y2):
+        """Both stages at the current networks, from the standardised inputs of :meth:`_fit`."""
+        xi2 = None if self.covariate_net is None else self.covariate_net(w2)
+        return two_stage.solve(two_stage.with_intercept(self.instrument_net(iz1)), self.treatment_net(tx1),
+                               two_stage.with_intercept(self.instrument_net(iz2)), y2, self.lam1, self.lam2, xi2)
 
     def _networks(self):
         return [net for net in (self.treatment_net, self.instrument_net, self.covariate_net) if net is not None]
@@ -262,27 +263,36 @@ class DFIV:
         for net, params in zip(self._networks(), snapshot):
             net.restore(params)
 
-    def _checkpoint(self, epoch, stage1, stage2, validation, best):
-        self.fit_ = self._closed_form(stage1, stage2)
+    def _checkpoint(self, epoch, inputs, held_out, best):
+        """Refit the closed forms; record the losses; keep the networks if the validation loss improved."""
+        self.fit_ = self._closed_form(*inputs)
         if not np.isfinite(self.fit_.stage2_loss):
             raise TrainingDiverged(f"DFIV stage-2 loss became non-finite at epoch {epoch}; "
                                    f"lower lr (now {self.lr:g}) or raise lam1/lam2")
         self.history["epoch"].append(epoch)
         self.history["stage2_loss"].append(self.fit_.stage2_loss)
-        if validation is None:
+        if held_out is None:
             return best
-        loss = float(np.mean((validation.y - self.predict_instrument(validation.z, validation.x)) ** 2)) / self.y_scale**2
+        izv, wv, yv = held_out
+        xiv = None if wv is None else self.covariate_net(wv)
+        phi = two_stage.with_intercept(self.instrument_net(izv))
+        loss = float(np.mean((yv - two_stage.predict_instrument(self.fit_, phi, xiv)) ** 2))
         self.history["validation_loss"].append(loss)
         return (loss, [net.snapshot() for net in self._networks()], epoch) if loss < best[0] else best
 
     # -- prediction -------------------------------------------------------------------
-    def _covariate_features(self, x):
-        if self.covariate_net is None:
+    def _covariate_inputs(self, x):
+        """Standardised covariate columns of ``x`` (None without covariates)."""
+        if self._w_in is None:
             return None
         if x is None:
             raise ValueError("this DFIV has covariates: pass the rows x whose covariate columns "
                              f"{self.covariates} go with z")
-        return self.covariate_net(self._w_in(np.atleast_2d(x)))
+        return self._w_in(np.atleast_2d(x))
+
+    def _covariate_features(self, x):
+        w = self._covariate_inputs(x)
+        return None if w is None else self.covariate_net(w)
 
     def treatment_features_of(self, x):
         """:math:`\\psi(x)` of the fitted treatment network (no intercept)."""
