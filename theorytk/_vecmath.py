@@ -207,3 +207,44 @@ def sum4(typingctx, value):
         lane = [builder.extract_element(args[0], ir.Constant(ir.IntType(32), m)) for m in range(4)]
         return builder.fadd(builder.fadd(lane[0], lane[1]), builder.fadd(lane[2], lane[3]))
     return types.float64(value), codegen
+
+
+def _zero_where(builder, predicate_vector, value):
+    return builder.select(predicate_vector, ir.Constant(_V4, [0.0] * 4), value)
+
+
+@intrinsic
+def relu4(typingctx, value):
+    """``value`` with its negative lanes set to zero (a NaN lane stays NaN, so divergence shows)."""
+    if value != float64x4:
+        return None
+
+    def codegen(context, builder, signature, args):
+        return _zero_where(builder, builder.fcmp_ordered("<", args[0], ir.Constant(_V4, [0.0] * 4)), args[0])
+    return float64x4(value), codegen
+
+
+@intrinsic
+def keep_where_positive4(typingctx, value, gate):
+    """``value`` with the lanes where ``gate <= 0`` set to zero (the ReLU derivative; NaN gates keep the value)."""
+    if not (value == gate == float64x4):
+        return None
+
+    def codegen(context, builder, signature, args):
+        return _zero_where(builder, builder.fcmp_ordered("<=", args[1], ir.Constant(_V4, [0.0] * 4)), args[0])
+    return float64x4(value, gate), codegen
+
+
+@intrinsic
+def splat4_at(typingctx, array, offset):
+    """The vector with ``array.flat[offset]`` in every lane (one broadcast load; no bounds or sign check)."""
+    if not (_is_c_float64_array(array) and isinstance(offset, types.Integer)):
+        return None
+
+    def codegen(context, builder, signature, args):
+        data = context.make_array(signature.args[0])(context, builder, args[0]).data
+        offset = context.cast(builder, args[1], signature.args[1], types.intp)
+        x = builder.load(builder.gep(data, [offset]))
+        vector = builder.insert_element(ir.Constant(_V4, None), x, ir.Constant(ir.IntType(32), 0))
+        return builder.shuffle_vector(vector, vector, ir.Constant(ir.VectorType(ir.IntType(32), 4), None))
+    return float64x4(array, offset), codegen

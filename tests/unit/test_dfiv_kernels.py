@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from theorytk.dfiv import _kernels, reference
+from theorytk.dfiv import _kernels, _stage_kernels, reference
 from theorytk.dfiv.data import circle_embedding, circle_iv
 from theorytk.dfiv.dfiv import DFIV
 from theorytk.dfiv.features import MLP
@@ -38,6 +38,34 @@ def test_network_forward_backward_match_reference(sizes, n, output):
 def test_network_kernels_are_identical_on_one_and_two_threads():
     net, x, g = _network(np.random.default_rng(9), (3, 32, 16, 4), 5 * _kernels.BLOCK + 3, "relu")
     one, two = on_one_and_two_threads(lambda: _forward_backward(net, _kernels, x, g))
+    for a, b in zip(one, two):
+        np.testing.assert_array_equal(a, b)
+
+
+def _stage_gradients(ops, n, k_x, seed):
+    """Both per-step gradients of DFIV's schedule (stage 1 and covariates) through one backend."""
+    rng = np.random.default_rng(seed)
+    features, psi = rng.standard_normal((n, 5)), rng.standard_normal((n, k_x))
+    predicted, y = rng.standard_normal((n, k_x)), rng.standard_normal(n)
+    covariates = np.abs(rng.standard_normal((n, 3)))     # ReLU outputs
+    stage1, cov = np.full((n, 5), np.nan), np.full((n, 3), np.nan)
+    ops.stage1_feature_gradient(features, psi, 0.1, stage1, ops.scratch(n, 5 + 1 + k_x))
+    ops.covariate_feature_gradient(predicted, y, 0.05, covariates, cov, ops.scratch(n, (k_x + 1) * 4 + 1))
+    return stage1, cov
+
+
+@pytest.mark.parametrize("k_x", [1, 3])
+@pytest.mark.parametrize("n", [1, 37, 3 * _kernels.BLOCK + 5])
+def test_stage_gradient_kernels_match_reference(n, k_x):
+    """Fused numba stage gradients == the NumPy twins on two_stage (tested there against finite differences)."""
+    # the two sum the same products in different orders (block Gram tiles + LU vs BLAS + Cholesky):
+    # rounding only; the gradients are O(1/n), so an absolute 1e-12 is still ~1e3 ulps of the largest
+    for got, want in zip(_stage_gradients(_stage_kernels, n, k_x, n), _stage_gradients(reference, n, k_x, n)):
+        np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12)
+
+
+def test_stage_gradient_kernels_are_identical_on_one_and_two_threads():
+    one, two = on_one_and_two_threads(lambda: _stage_gradients(_stage_kernels, 5 * _kernels.BLOCK + 3, 2, 7))
     for a, b in zip(one, two):
         np.testing.assert_array_equal(a, b)
 

@@ -15,10 +15,26 @@ def test_products_equal_numpy_on_a_row_range(rows, k_dim, cols):
     i0, i1 = 2, 2 + rows
     # tolerance: both sum at most 130 products of O(1) normals, in different orders (FMA tiles vs
     # BLAS), so they differ by a few ulps times sqrt(terms); 1e-12 is ~1e3 ulps, far below any error
-    c = np.full((rows + 5, cols), np.nan)
-    _gemm.gemm_nn(a, b, bias, c, i0, i1)
-    np.testing.assert_allclose(c[i0:i1], a[i0:i1] @ b + bias, rtol=1e-12, atol=1e-12)
-    assert np.isnan(c[:i0]).all() and np.isnan(c[i1:]).all()    # rows outside the range untouched
+    gate = rng.standard_normal((rows + 5, cols))
+    product = a[i0:i1] @ b + bias
+    expected = {_gemm.PLAIN: product, _gemm.RELU: np.maximum(product, 0.0),
+                _gemm.GATE: np.where(gate[i0:i1] > 0.0, product, 0.0)}
+    for epilogue, want in expected.items():
+        c = np.full((rows + 5, cols), np.nan)
+        _gemm.gemm_nn(a, b, bias, c, i0, i1, epilogue, gate)
+        np.testing.assert_allclose(c[i0:i1], want, rtol=1e-12, atol=1e-12)
+        assert np.isnan(c[:i0]).all() and np.isnan(c[i1:]).all()    # rows outside the range untouched
     w = np.empty((k_dim, cols))
     _gemm.gemm_tn(a, g, w, i0, i1)
     np.testing.assert_allclose(w, a[i0:i1].T @ g[i0:i1], rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("cols", [3, 8])
+def test_epilogues_keep_nan(cols):
+    """A NaN product stays NaN through the ReLU, and a NaN gate keeps the value: divergence stays visible."""
+    a, b = np.ones((4, 2)), np.ones((2, cols))
+    a[1, 0] = np.nan
+    for epilogue, gate in ((_gemm.RELU, np.ones((4, cols))), (_gemm.GATE, np.full((4, cols), np.nan))):
+        c = np.empty((4, cols))
+        _gemm.gemm_nn(a, b, np.zeros(cols), c, 0, 4, epilogue, gate)
+        assert np.isnan(c[1]).all() and (c[[0, 2, 3]] == 2.0).all()

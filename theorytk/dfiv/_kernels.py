@@ -8,8 +8,8 @@ layer widths. The activations of every layer live in one flat buffer, layer l as
 
 The rows are cut into fixed blocks of :data:`BLOCK` rows, and each block runs through *all*
 layers on one thread (``prange``): the block's activations stay in cache between layers,
-the bias is the accumulators' starting value and the ReLU one pass over the block's rows
-after each product. The products are the register-tiled ones of :mod:`theorytk._gemm`
+the bias is the accumulators' starting value, and the ReLU (forward) or its derivative
+(backward) is applied to each result tile as it is stored. The products are the register-tiled ones of :mod:`theorytk._gemm`
 (not BLAS: a pthreads OpenBLAS called from two numba threads at once ran each call about
 four times slower here). The backward pass writes each block's weight gradient into its
 own row of a ``(n_blocks, n_params)`` scratch array and then sums the rows *in block
@@ -22,7 +22,7 @@ No validation: :mod:`theorytk.dfiv.features` checks inputs. The plain-NumPy twin
 import numpy as np
 from numba import prange
 
-from theorytk._gemm import gemm_nn, gemm_tn
+from theorytk._gemm import GATE, PLAIN, RELU, gemm_nn, gemm_tn
 from theorytk._jit import kernel
 
 BLOCK = 128
@@ -46,32 +46,14 @@ def _activations(acts, offsets, sizes, n, layer):
 
 
 @kernel
-def _relu_rows(a, i0, i1):
-    for i in range(i0, i1):
-        for j in range(a.shape[1]):
-            if a[i, j] < 0.0:
-                a[i, j] = 0.0
-
-
-@kernel
-def _mask_rows(delta, out, i0, i1):
-    """dL/d(pre-activation) = dL/d(out) where out > 0, else 0 (ReLU)."""
-    for i in range(i0, i1):
-        for j in range(delta.shape[1]):
-            if out[i, j] <= 0.0:
-                delta[i, j] = 0.0
-
-
-@kernel
 def _block_forward(x, params, sizes, output_relu, acts, offsets, i0, i1):
     n = x.shape[0]
     layers = sizes.size - 1
     for l in range(layers):
         w, b = _layer(params, sizes, l)
         out = _activations(acts, offsets, sizes, n, l + 1)
-        gemm_nn(x if l == 0 else _activations(acts, offsets, sizes, n, l), w, b, out, i0, i1)
-        if l < layers - 1 or output_relu:
-            _relu_rows(out, i0, i1)
+        gemm_nn(x if l == 0 else _activations(acts, offsets, sizes, n, l), w, b, out, i0, i1,
+                RELU if l < layers - 1 or output_relu else PLAIN, out)
 
 
 @kernel(parallel=True)
@@ -83,13 +65,15 @@ def mlp_forward(x, params, sizes, output_relu, acts, offsets):
 
 
 @kernel
-def _block_backward(x, params, weights_t, sizes, output_relu, acts, deltas, offsets, zeros, partial_row, i0, i1):
+def _block_backward(x, weights_t, sizes, output_relu, acts, grad_out, deltas, offsets, zeros, partial_row, i0, i1):
     """Backward pass of rows i0:i1 through every layer; their weight gradients into ``partial_row``."""
     n = x.shape[0]
     layers = sizes.size - 1
     last = _activations(deltas, offsets, sizes, n, layers)
-    if output_relu:
-        _mask_rows(last, _activations(acts, offsets, sizes, n, layers), i0, i1)
+    out = _activations(acts, offsets, sizes, n, layers)
+    for i in range(i0, i1):
+        for j in range(last.shape[1]):
+            last[i, j] = 0.0 if output_relu and out[i, j] <= 0.0 else grad_out[i, j]
     for l in range(layers - 1, -1, -1):
         delta = _activations(deltas, offsets, sizes, n, l + 1)
         gw, gb = _layer(partial_row, sizes, l)
@@ -105,37 +89,47 @@ def _block_backward(x, params, weights_t, sizes, output_relu, acts, deltas, offs
             gemm_tn(below, delta, gw, i0, i1)
             below_delta = _activations(deltas, offsets, sizes, n, l)
             wt, _ = _layer(weights_t, sizes[::-1], layers - 1 - l)
-            gemm_nn(delta, wt, zeros, below_delta, i0, i1)
-            _mask_rows(below_delta, below, i0, i1)
+            gemm_nn(delta, wt, zeros, below_delta, i0, i1, GATE, below)
+
+
+def backward_scratch(sizes, n):
+    """Work arrays of :func:`mlp_backward` for ``n`` rows, allocated once per network and row count.
+
+    ``(deltas, partial, weights_t)``: dL/d(pre-activation) of every layer (laid out like the
+    activations), one weight-gradient row per block, and the transposed weights. Reusing
+    them matters: a fresh multi-megabyte array per call costs a page fault per 4 KiB here
+    (glibc returns large freed blocks to the system), more than the products themselves.
+    """
+    n_params = int(np.sum(sizes[:-1] * sizes[1:] + sizes[1:]))
+    return (np.empty(n * int(sizes[1:].sum())), np.empty(((n + BLOCK - 1) // BLOCK, n_params)),
+            np.empty(n_params + int(sizes.sum())))
 
 
 @kernel(parallel=True)
-def mlp_backward(x, params, sizes, output_relu, acts, offsets, grad_out, grad):
+def mlp_backward(x, params, sizes, output_relu, acts, offsets, grad_out, grad, scratch):
     """dL/dparams into ``grad`` given dL/d(last activations) ``grad_out`` (n, sizes[-1]).
 
-    Each block's gradient goes to its own row of a scratch array; the rows are then summed
-    in block order.
+    ``scratch`` is :func:`backward_scratch` ``(sizes, n)``. Each block's gradient goes to its
+    own row of ``scratch[1]``; the rows are then summed in block order.
     """
     n = x.shape[0]
     layers = sizes.size - 1
     n_blocks = (n + BLOCK - 1) // BLOCK
-    weights_t = np.empty(params.size + sizes.sum())   # W_l^T, stored as the layers of the reversed network
-    for l in range(layers):
+    deltas, partial, weights_t = scratch
+    for l in range(layers):   # W_l^T, stored as the layers of the reversed network
         w, _ = _layer(params, sizes, l)
         wt, _ = _layer(weights_t, sizes[::-1], layers - 1 - l)
         wt[...] = w.T
-    deltas = np.empty(acts.size)
-    _activations(deltas, offsets, sizes, n, layers)[...] = grad_out
     zeros = np.zeros(sizes.max())
-    partial = np.empty((n_blocks, grad.size))
     for blk in prange(n_blocks):
-        _block_backward(x, params, weights_t, sizes, output_relu, acts, deltas, offsets, zeros, partial[blk],
+        _block_backward(x, weights_t, sizes, output_relu, acts, grad_out, deltas, offsets, zeros, partial[blk],
                         blk * BLOCK, min(n, blk * BLOCK + BLOCK))
-    for k in prange(grad.size):
-        s = 0.0
-        for blk in range(n_blocks):
-            s += partial[blk, k]
-        grad[k] = s
+    for chunk in prange((grad.size + BLOCK - 1) // BLOCK):   # contiguous runs of parameters; blocks in order
+        k0, k1 = chunk * BLOCK, min(grad.size, chunk * BLOCK + BLOCK)
+        grad[k0:k1] = partial[0, k0:k1]
+        for blk in range(1, n_blocks):
+            for k in range(k0, k1):
+                grad[k] += partial[blk, k]
 
 
 @kernel

@@ -36,12 +36,14 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from theorytk import _validate
-from theorytk.dfiv import two_stage
+from theorytk.dfiv import _stage_kernels, reference, two_stage
 from theorytk.dfiv.features import BACKENDS, MLP
 from theorytk.dfiv.selection import check_stages
 from theorytk.random import child_generators
 
 SCHEDULES = ("constant", "cosine")
+STAGE_OPS = {"numba": _stage_kernels, "numpy": reference}
+"""Per-step loss gradients by backend: fused kernels, or their twins on :mod:`two_stage`."""
 
 
 class TrainingDiverged(FloatingPointError):
@@ -221,10 +223,8 @@ class DFIV:
                 self._covariate_steps(phi2 @ two_stage.ridge_solve(phi1, psi1, self.lam1), w2, y2, lr)
                 xi2 = self.covariate_net(w2)
             for _ in range(self.stage2_iter):
-                acts = self.treatment_net.forward(tx1)
-                fit = two_stage.solve(phi1, acts.features, phi2, y2, self.lam1, self.lam2, xi2)
-                self.treatment_net.backward(acts, two_stage.stage2_gradient(phi1, phi2, fit, self.lam1))
-                self.treatment_net.adam(lr, self.weight_decay)
+                self._adam_step(self.treatment_net, tx1, lr, lambda psi: two_stage.stage2_gradient(
+                    phi1, phi2, two_stage.solve(phi1, psi, phi2, y2, self.lam1, self.lam2, xi2), self.lam1))
             if (epoch + 1) % self.eval_every == 0 or epoch == self.epochs - 1:
                 best = self._checkpoint(epoch, (tx1, iz1, iz2, w2, y2), held_out, best)
         if best[1] is not None:
@@ -233,22 +233,36 @@ class DFIV:
         self.fit_ = self._closed_form(tx1, iz1, iz2, w2, y2)
         return self
 
+    def _adam_step(self, net, inputs, lr, loss_gradient):
+        """One Adam step of ``net`` on ``inputs``; ``loss_gradient(features)`` is dL/d(features).
+
+        A method of its own so that the activations die with it and the next forward pass
+        reuses their buffer (:meth:`MLP.forward`).
+        """
+        acts = net.forward(inputs)
+        net.backward(acts, loss_gradient(acts.features))
+        net.adam(lr, self.weight_decay)
+
     def _stage1_steps(self, iz1, psi1, lr):
-        net = self.instrument_net
+        ops, k = STAGE_OPS[self.backend], self.instrument_features
+        grad, work = np.empty((iz1.shape[0], k)), ops.scratch(iz1.shape[0], k + 1 + psi1.shape[1])
+
+        def gradient(features):
+            ops.stage1_feature_gradient(features, psi1, self.lam1, grad, work)
+            return grad
         for _ in range(self.stage1_iter):
-            acts = net.forward(iz1)
-            phi1 = two_stage.with_intercept(acts.features)
-            vt = two_stage.ridge_solve(phi1, psi1, self.lam1)
-            net.backward(acts, two_stage.stage1_gradient(phi1, psi1, vt)[:, :-1])
-            net.adam(lr, self.weight_decay)
+            self._adam_step(self.instrument_net, iz1, lr, gradient)
 
     def _covariate_steps(self, predicted2, w2, y2, lr):
-        net = self.covariate_net
+        ops, k = STAGE_OPS[self.backend], self.covariate_features
+        grad = np.empty((w2.shape[0], k))
+        work = ops.scratch(w2.shape[0], (predicted2.shape[1] + 1) * (k + 1) + 1)
+
+        def gradient(features):
+            ops.covariate_feature_gradient(predicted2, y2, self.lam2, features, grad, work)
+            return grad
         for _ in range(self.covariate_iter):
-            acts = net.forward(w2)
-            fit = two_stage.solve_stage2(predicted2, y2, self.lam2, acts.features)
-            net.backward(acts, two_stage.covariate_gradient(fit))
-            net.adam(lr, self.weight_decay)
+            self._adam_step(self.covariate_net, w2, lr, gradient)
 
     def _closed_form(self, tx1, iz1, iz2, w2, y2):
         """Both stages at the current networks, from the standardised inputs of :meth:`_fit`."""

@@ -10,6 +10,8 @@ activations of one forward pass in one flat buffer. ``backend="numba"`` runs the
 :mod:`theorytk.dfiv._kernels` (row blocks in parallel), ``"numpy"`` their twins in
 :mod:`theorytk.dfiv.reference`.
 """
+import sys
+
 import numpy as np
 
 from theorytk import _validate
@@ -56,6 +58,7 @@ class MLP:
         self.params = np.empty(total)
         self.grad = np.zeros(total)
         self._m, self._v, self._t = np.zeros(total), np.zeros(total), 0
+        self._buffers, self._scratch = {}, {}
         at = 0
         for a, b in zip(sizes[:-1], sizes[1:]):
             bound = 1.0 / np.sqrt(a)
@@ -63,15 +66,29 @@ class MLP:
             at += a * b + b
 
     def forward(self, x):
-        """Activations of every layer (:class:`Activations`); ``.features`` is the feature matrix."""
+        """Activations of every layer (:class:`Activations`); ``.features`` is the feature matrix.
+
+        The activation buffer of a row count is reused by the next call once nothing refers
+        to it any more (no :class:`Activations` and no view of its features is alive), so a
+        training loop allocates it once; anything still held is never overwritten.
+        """
         x = np.ascontiguousarray(x, dtype=np.float64)
         if x.ndim != 2 or x.shape[1] != self.sizes[0]:
             raise ValueError(f"x must have shape (n, {self.sizes[0]}), got {x.shape}")
-        offsets = np.zeros(self.sizes.size, dtype=np.int64)
-        offsets[1:] = np.concatenate([[0], np.cumsum(x.shape[0] * self.sizes[1:-1])])
-        buffer = np.empty(x.shape[0] * int(self.sizes[1:].sum()))
+        buffer, offsets = self._activation_buffer(x.shape[0])
         self.ops.mlp_forward(x, self.params, self.sizes, self.output_relu, buffer, offsets)
         return Activations(x, buffer, offsets)
+
+    def _activation_buffer(self, n):
+        entry = self._buffers.get(n)
+        # references to the array: the cached tuple and getrefcount's argument; a live
+        # Activations or a view of its features (numpy views keep their base) adds one
+        if entry is None or sys.getrefcount(entry[0]) > 2:
+            offsets = np.zeros(self.sizes.size, dtype=np.int64)
+            offsets[1:] = np.concatenate([[0], np.cumsum(n * self.sizes[1:-1])])
+            entry = (np.empty(n * int(self.sizes[1:].sum())), offsets)
+            self._buffers[n] = entry
+        return entry
 
     def __call__(self, x):
         return self.forward(x).features
@@ -79,8 +96,11 @@ class MLP:
     def backward(self, acts, grad_features):
         """Write dL/dparams into ``self.grad`` given dL/d(features) and the :class:`Activations` of :meth:`forward`."""
         g = np.ascontiguousarray(grad_features, dtype=np.float64)
+        key = (self.ops.__name__, acts.x.shape[0])
+        if key not in self._scratch:
+            self._scratch[key] = self.ops.backward_scratch(self.sizes, acts.x.shape[0])
         self.ops.mlp_backward(acts.x, self.params, self.sizes, self.output_relu, acts.buffer, acts.offsets, g,
-                              self.grad)
+                              self.grad, self._scratch[key])
 
     def adam(self, lr, weight_decay=0.0, beta1=0.9, beta2=0.999, eps=1e-8):
         """One Adam step on ``self.grad`` (plus ``weight_decay * params``, PyTorch's coupled decay)."""

@@ -5,12 +5,17 @@
   the kernels cut the rows into blocks); ``MLP(..., backend="numpy")`` and
   ``DFIV(..., backend="numpy")`` run on them (tests assert equality, the benchmark reports
   the speed ratio).
+* :func:`stage1_feature_gradient` and :func:`covariate_feature_gradient` are the twins of
+  :mod:`theorytk.dfiv._stage_kernels` (the per-step gradients of DFIV's schedule), composed
+  from the production closed forms of :mod:`theorytk.dfiv.two_stage`;
 * :func:`stage1_weights`, :func:`stage2_weights`, :func:`outcome_design` and
   :func:`envelope_gradients` are the closed forms of Xu et al. (ICLR 2021, arXiv
   2010.07154, Sec. 3-4; code ``liyuan9988/DeepFeatureIV``, ``fit_linear``/``fit_2sls``)
   written literally with ``numpy.linalg.solve`` and ``einsum``; :mod:`theorytk.dfiv.two_stage` is the production version.
 """
 import numpy as np
+
+from theorytk.dfiv import two_stage
 
 
 def _layers(params, sizes):
@@ -36,8 +41,13 @@ def mlp_forward(x, params, sizes, output_relu, acts, offsets):
         a = out
 
 
-def mlp_backward(x, params, sizes, output_relu, acts, offsets, grad_out, grad):
-    """dL/dparams into ``grad`` by the chain rule, layer by layer."""
+def backward_scratch(sizes, n):
+    """None: the twin allocates its temporaries as it goes (the kernels' work arrays, :func:`theorytk.dfiv._kernels.backward_scratch`)."""
+    return None
+
+
+def mlp_backward(x, params, sizes, output_relu, acts, offsets, grad_out, grad, scratch=None):
+    """dL/dparams into ``grad`` by the chain rule, layer by layer (``scratch`` is unused)."""
     layers = _layers(params, sizes)
     grads = _layers(grad, sizes)
     views = [x] + _activation_views(acts, offsets, sizes, x.shape[0])
@@ -57,6 +67,22 @@ def adam_step(params, grad, m, v, lr, beta1, beta2, eps, t):
     m_hat = m / (1.0 - beta1**t)
     v_hat = v / (1.0 - beta2**t)
     params -= lr * m_hat / (np.sqrt(v_hat) + eps)
+
+
+def scratch(n, columns):
+    """None: the twins allocate as they go (the kernels' work arrays: :func:`theorytk.dfiv._stage_kernels.scratch`)."""
+    return None
+
+
+def stage1_feature_gradient(features, psi, lam, grad, work=None):
+    """dL1/dF into ``grad`` (F without its ones column; ``work`` is unused)."""
+    phi = two_stage.with_intercept(features)
+    grad[...] = two_stage.stage1_gradient(phi, psi, two_stage.ridge_solve(phi, psi, lam))[:, :-1]
+
+
+def covariate_feature_gradient(predicted, y, lam, covariates, grad, work=None):
+    """dL2/dXi into ``grad`` (Xi without its ones column; ``work`` is unused)."""
+    grad[...] = two_stage.covariate_gradient(two_stage.solve_stage2(predicted, y, lam, covariates))
 
 
 def stage1_weights(instrument_features, treatment_features, lam1):
