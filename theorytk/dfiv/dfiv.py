@@ -211,6 +211,7 @@ class DFIV:
         held_out = None if validation is None else (self._z_in(validation.z), self._covariate_inputs(validation.x),
                                                     validation.y / self.y_scale)
         self.history = {"epoch": [], "stage2_loss": [], "validation_loss": []}
+        self._step_work = {}
         best = (np.inf, None, 0)
         for epoch in range(self.epochs):
             lr = self._lr(epoch)
@@ -231,6 +232,7 @@ class DFIV:
             self._restore(best[1])
         self.best_epoch = best[2] if best[1] is not None else self.epochs - 1
         self.fit_ = self._closed_form(tx1, iz1, iz2, w2, y2)
+        del self._step_work
         return self
 
     def _adam_step(self, net, inputs, lr, loss_gradient):
@@ -243,9 +245,16 @@ class DFIV:
         net.backward(acts, loss_gradient(acts.features))
         net.adam(lr, self.weight_decay)
 
+    def _step_buffers(self, kind, rows, features, columns):
+        """The gradient array and the kernels' work arrays of one kind of step, allocated once per fit."""
+        key = (kind, rows, features, columns)
+        if key not in self._step_work:
+            self._step_work[key] = (np.empty((rows, features)), STAGE_OPS[self.backend].scratch(rows, columns))
+        return self._step_work[key]
+
     def _stage1_steps(self, iz1, psi1, lr):
         ops, k = STAGE_OPS[self.backend], self.instrument_features
-        grad, work = np.empty((iz1.shape[0], k)), ops.scratch(iz1.shape[0], k + 1 + psi1.shape[1])
+        grad, work = self._step_buffers("stage1", iz1.shape[0], k, k + 1 + psi1.shape[1])
 
         def gradient(features):
             ops.stage1_feature_gradient(features, psi1, self.lam1, grad, work)
@@ -255,8 +264,7 @@ class DFIV:
 
     def _covariate_steps(self, predicted2, w2, y2, lr):
         ops, k = STAGE_OPS[self.backend], self.covariate_features
-        grad = np.empty((w2.shape[0], k))
-        work = ops.scratch(w2.shape[0], (predicted2.shape[1] + 1) * (k + 1) + 1)
+        grad, work = self._step_buffers("covariate", w2.shape[0], k, (predicted2.shape[1] + 1) * (k + 1) + 1)
 
         def gradient(features):
             ops.covariate_feature_gradient(predicted2, y2, self.lam2, features, grad, work)

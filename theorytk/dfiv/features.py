@@ -91,7 +91,8 @@ class MLP:
         return entry
 
     def __call__(self, x):
-        return self.forward(x).features
+        """The features (n, k) as an array of their own, so that holding them does not pin the activation buffer."""
+        return self.forward(x).features.copy()
 
     def backward(self, acts, grad_features):
         """Write dL/dparams into ``self.grad`` given dL/d(features) and the :class:`Activations` of :meth:`forward`."""
