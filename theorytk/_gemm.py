@@ -16,7 +16,9 @@ for ``gemm_tn`` on the 128 x 64 layer, where the products reach 34-43 GFLOP/s pe
 
 * :func:`gemm_nn`: ``C[r] = A[r] @ B + bias`` for the rows r in ``[i0, i1)``, with the ReLU
   (forward pass) or the ReLU derivative (input gradients, ``B = W^T``) fused into the store;
-* :func:`gemm_tn`: ``C = A[i0:i1]^T @ G[i0:i1]`` (weight gradients of a row block).
+* :func:`gemm_tn`: ``C = A[i0:i1]^T @ G[i0:i1]`` (weight gradients of a row block);
+* :func:`gram_upper`: the tiles of ``A[i0:i1]^T @ A[i0:i1]`` that hold its upper triangle
+  (about 60% of the tiles of a 40 x 40 Gram matrix).
 
 All arrays are C-contiguous float64; no bounds checks (the callers own the shapes).
 """
@@ -174,3 +176,16 @@ def gemm_tn(A, G, C, i0, i1):
             for i in range(i0, i1):
                 s += A[i, k] * G[i, j]
             C[k, j] = s
+
+
+@kernel
+def gram_upper(A, C, i0, i1):
+    """The tiles of ``C = A[i0:i1]^T @ A[i0:i1]`` that cover ``C[a, b]`` for every ``b >= a``.
+
+    A is (n, K) with K a multiple of :data:`TILE_COLS`; entries below the diagonal outside
+    those tiles are left as they were (the caller mirrors the upper triangle).
+    """
+    k_dim = C.shape[0]
+    for k in range(0, k_dim, TILE_ROWS):
+        for j in range(k - k % TILE_COLS, k_dim, TILE_COLS):
+            _tn_tile(A, A, C, k, j, i0, i1)

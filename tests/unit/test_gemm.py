@@ -38,3 +38,15 @@ def test_epilogues_keep_nan(cols):
         c = np.empty((4, cols))
         _gemm.gemm_nn(a, b, np.zeros(cols), c, 0, 4, epilogue, gate)
         assert np.isnan(c[1]).all() and (c[[0, 2, 3]] == 2.0).all()
+
+
+@pytest.mark.parametrize("rows", [1, 7, 130])
+@pytest.mark.parametrize("width", [8, 16, 40])
+def test_gram_upper_covers_the_upper_triangle(rows, width):
+    rng = np.random.default_rng(rows + width)
+    a = rng.standard_normal((rows + 4, width))
+    c = np.full((width, width), np.nan)
+    _gemm.gram_upper(a, c, 2, 2 + rows)
+    upper = np.triu_indices(width)
+    # same tolerance argument as above: summation order only
+    np.testing.assert_allclose(c[upper], (a[2:2 + rows].T @ a[2:2 + rows])[upper], rtol=1e-12, atol=1e-12)

@@ -6,8 +6,8 @@ a profiled ridge loss in the network's features, with the other stage held fixed
 Both are the same three passes over the rows:
 
 1. over fixed blocks of :data:`~theorytk.dfiv._kernels.BLOCK` rows in parallel, write the
-   ridge design and its targets side by side into ``aug`` (n, K + t) and the block's
-   ``aug^T aug`` into its own slot of ``partial``; then sum the slots in block order (so the
+   ridge design and its targets side by side into ``aug`` (n, K + t) and the upper triangle
+   of the block's ``aug^T aug`` into its own slot of ``partial``; then sum the slots in block order (so the
    result does not depend on the thread count);
 2. solve the K x K ridge system :math:`(D^\top D + n\lambda I)W = D^\top T` (LU);
 3. write the gradient of every row, in parallel.
@@ -21,7 +21,7 @@ its n x K temporaries (``python -m benchmarks dfiv``). No validation: DFIV build
 import numpy as np
 from numba import prange
 
-from theorytk._gemm import TILE_COLS, gemm_tn
+from theorytk._gemm import TILE_COLS, gram_upper
 from theorytk._jit import kernel
 from theorytk.dfiv._kernels import BLOCK
 
@@ -30,10 +30,10 @@ def scratch(n, columns):
     """``(aug, partial)`` work arrays for n rows and a design with its targets of ``columns`` columns.
 
     The width is rounded up to whole register tiles with zero columns, which add nothing to
-    the Gram matrices but keep :func:`theorytk._gemm.gemm_tn` off its scalar remainder path.
+    the Gram matrices but keep :func:`theorytk._gemm.gram_upper` on whole tiles.
     """
     width = -(-columns // TILE_COLS) * TILE_COLS
-    return np.zeros((n, width)), np.empty(((n + BLOCK - 1) // BLOCK, width, width))
+    return np.zeros((n, width)), np.zeros(((n + BLOCK - 1) // BLOCK, width, width))
 
 
 @kernel
@@ -46,6 +46,9 @@ def _ridge(aug, partial, k, t, lam):
     gram = partial[0].copy()
     for blk in range(1, partial.shape[0]):
         gram += partial[blk]
+    for a in range(gram.shape[0]):    # the blocks hold the upper triangle
+        for b in range(a):
+            gram[a, b] = gram[b, a]
     for value in gram.flat:
         if not abs(value) < np.inf:
             return np.full((k, t), np.nan)
@@ -74,7 +77,7 @@ def _stage1_grams(features, psi, aug, partial):
     for blk in prange(partial.shape[0]):
         i0, i1 = blk * BLOCK, min(n, blk * BLOCK + BLOCK)
         _stage1_design(features, psi, aug, i0, i1)
-        gemm_tn(aug, aug, partial[blk], i0, i1)
+        gram_upper(aug, partial[blk], i0, i1)
 
 
 @kernel(parallel=True)
@@ -128,7 +131,7 @@ def _outcome_grams(predicted, covariates, y, aug, partial):
     for blk in prange(partial.shape[0]):
         i0, i1 = blk * BLOCK, min(n, blk * BLOCK + BLOCK)
         _outcome_design(predicted, covariates, y, aug, i0, i1)
-        gemm_tn(aug, aug, partial[blk], i0, i1)
+        gram_upper(aug, partial[blk], i0, i1)
 
 
 @kernel(parallel=True)
