@@ -17,13 +17,14 @@ for ``gemm_tn`` on the 128 x 64 layer, where the products reach 34-43 GFLOP/s pe
 * :func:`gemm_nn`: ``C[r] = A[r] @ B + bias`` for the rows r in ``[i0, i1)``, with the ReLU
   (forward pass) or the ReLU derivative (input gradients, ``B = W^T``) fused into the store;
 * :func:`gemm_tn`: ``C = A[i0:i1]^T @ G[i0:i1]`` (weight gradients of a row block);
+* :func:`column_sums`: ``out = G[i0:i1].sum(axis=0)`` (bias gradients of a row block);
 * :func:`gram_upper`: the tiles of ``A[i0:i1]^T @ A[i0:i1]`` that hold its upper triangle
   (about 60% of the tiles of a 40 x 40 Gram matrix).
 
 All arrays are C-contiguous float64; no bounds checks (the callers own the shapes).
 """
 from theorytk._jit import kernel
-from theorytk._vecmath import fma4, keep_where_positive4, load4, relu4, splat4, splat4_at, store4
+from theorytk._vecmath import add4, fma4, keep_where_positive4, load4, relu4, splat4, splat4_at, store4
 
 TILE_ROWS = 6
 TILE_COLS = 8
@@ -189,3 +190,22 @@ def gram_upper(A, C, i0, i1):
     for k in range(0, k_dim, TILE_ROWS):
         for j in range(k - k % TILE_COLS, k_dim, TILE_COLS):
             _tn_tile(A, A, C, k, j, i0, i1)
+
+
+@kernel
+def column_sums(G, out, i0, i1):
+    """``out[j] = sum(G[i, j] for i in range(i0, i1))``, rows in order, 8 columns per pass in registers."""
+    n = G.shape[1]
+    vec_cols = n - n % TILE_COLS
+    for j in range(0, vec_cols, TILE_COLS):
+        c0 = c1 = splat4(0.0)
+        for i in range(i0, i1):
+            c0 = add4(c0, load4(G, i * n + j))
+            c1 = add4(c1, load4(G, i * n + j + 4))
+        store4(out, j, c0)
+        store4(out, j + 4, c1)
+    for j in range(vec_cols, n):
+        s = 0.0
+        for i in range(i0, i1):
+            s += G[i, j]
+        out[j] = s

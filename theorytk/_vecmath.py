@@ -248,3 +248,14 @@ def splat4_at(typingctx, array, offset):
         vector = builder.insert_element(ir.Constant(_V4, None), x, ir.Constant(ir.IntType(32), 0))
         return builder.shuffle_vector(vector, vector, ir.Constant(ir.VectorType(ir.IntType(32), 4), None))
     return float64x4(array, offset), codegen
+
+
+@intrinsic
+def add4(typingctx, a, b):
+    """``a + b`` lane by lane."""
+    if not (a == b == float64x4):
+        return None
+
+    def codegen(context, builder, signature, args):
+        return builder.fadd(args[0], args[1])
+    return float64x4(a, b), codegen

@@ -50,3 +50,14 @@ def test_gram_upper_covers_the_upper_triangle(rows, width):
     upper = np.triu_indices(width)
     # same tolerance argument as above: summation order only
     np.testing.assert_allclose(c[upper], (a[2:2 + rows].T @ a[2:2 + rows])[upper], rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("rows", [1, 7, 130])
+@pytest.mark.parametrize("cols", [1, 8, 13, 32])
+def test_column_sums_equal_numpy(rows, cols):
+    rng = np.random.default_rng(rows * 100 + cols)
+    g = rng.standard_normal((rows + 4, cols))
+    out = np.full(cols, np.nan)
+    _gemm.column_sums(g, out, 2, 2 + rows)
+    # summation order only (rows in order vs NumPy's pairwise sum)
+    np.testing.assert_allclose(out, g[2:2 + rows].sum(axis=0), rtol=1e-12, atol=1e-12)

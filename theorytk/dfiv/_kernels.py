@@ -6,11 +6,12 @@ parameter vector, layer by layer (``W_l`` row-major, then ``b_l``); ``sizes`` ho
 layer widths. The activations of every layer live in one flat buffer, layer l as an
 ``(n, sizes[l])`` row-major block starting at ``offsets[l]``.
 
-The rows are cut into fixed blocks of :data:`BLOCK` rows, and each block runs through *all*
-layers on one thread (``prange``): the block's activations stay in cache between layers,
-the bias is the accumulators' starting value, and the ReLU (forward) or its derivative
-(backward) is applied to each result tile as it is stored. The products are the register-tiled ones of :mod:`theorytk._gemm`
-(not BLAS: a pthreads OpenBLAS called from two numba threads at once ran each call about
+The rows are cut into blocks of at most :data:`BLOCK` rows and equal size to within a row
+(:func:`block_rows`), and each block runs through *all* layers on one thread (``prange``):
+the block's activations stay in cache between layers, the bias is the accumulators'
+starting value, and the ReLU (forward) or its derivative (backward) is applied to each
+result tile as it is stored. The products are the register-tiled ones of
+:mod:`theorytk._gemm` (not BLAS: a pthreads OpenBLAS called from two numba threads at once ran each call about
 four times slower here). The backward pass writes each block's weight gradient into its
 own row of a ``(n_blocks, n_params)`` scratch array and then sums the rows *in block
 order*; the block partition depends only on n, so the result is the same on any number of
@@ -22,11 +23,26 @@ No validation: :mod:`theorytk.dfiv.features` checks inputs. The plain-NumPy twin
 import numpy as np
 from numba import prange
 
-from theorytk._gemm import GATE, PLAIN, RELU, gemm_nn, gemm_tn
+from theorytk._gemm import GATE, PLAIN, RELU, column_sums, gemm_nn, gemm_tn
 from theorytk._jit import kernel
 
 BLOCK = 128
-"""Rows per block: a 128 x 128 activation block (128 KiB) stays in L2 across layers."""
+"""Rows per block, at most: a 128 x 128 activation block (128 KiB) stays in L2 across layers."""
+
+
+@kernel
+def n_blocks(n):
+    """Number of row blocks of n rows: ``ceil(n / BLOCK)``."""
+    return (n + BLOCK - 1) // BLOCK
+
+
+@kernel
+def block_rows(n, blk):
+    """Rows ``[i0, i1)`` of block ``blk``: the n rows cut into :func:`n_blocks` blocks whose sizes
+    differ by at most one (2500 rows: 20 blocks of 125, so two threads get equal work). The cut
+    depends only on n, never on the thread count."""
+    count = n_blocks(n)
+    return blk * n // count, (blk + 1) * n // count
 
 
 @kernel
@@ -60,8 +76,9 @@ def _block_forward(x, params, sizes, output_relu, acts, offsets, i0, i1):
 def mlp_forward(x, params, sizes, output_relu, acts, offsets):
     """Fill the activations of layers 1..L for inputs ``x`` (n, sizes[0])."""
     n = x.shape[0]
-    for blk in prange((n + BLOCK - 1) // BLOCK):
-        _block_forward(x, params, sizes, output_relu, acts, offsets, blk * BLOCK, min(n, blk * BLOCK + BLOCK))
+    for blk in prange(n_blocks(n)):
+        i0, i1 = block_rows(n, blk)
+        _block_forward(x, params, sizes, output_relu, acts, offsets, i0, i1)
 
 
 @kernel
@@ -77,11 +94,7 @@ def _block_backward(x, weights_t, sizes, output_relu, acts, grad_out, deltas, of
     for l in range(layers - 1, -1, -1):
         delta = _activations(deltas, offsets, sizes, n, l + 1)
         gw, gb = _layer(partial_row, sizes, l)
-        for j in range(delta.shape[1]):
-            gb[j] = 0.0
-        for i in range(i0, i1):
-            for j in range(delta.shape[1]):
-                gb[j] += delta[i, j]
+        column_sums(delta, gb, i0, i1)
         if l == 0:
             gemm_tn(x, delta, gw, i0, i1)
         else:
@@ -101,7 +114,7 @@ def backward_scratch(sizes, n):
     (glibc returns large freed blocks to the system), more than the products themselves.
     """
     n_params = int(np.sum(sizes[:-1] * sizes[1:] + sizes[1:]))
-    return (np.empty(n * int(sizes[1:].sum())), np.empty(((n + BLOCK - 1) // BLOCK, n_params)),
+    return (np.empty(n * int(sizes[1:].sum())), np.empty((n_blocks(n), n_params)),
             np.empty(n_params + int(sizes.sum())))
 
 
@@ -114,20 +127,20 @@ def mlp_backward(x, params, sizes, output_relu, acts, offsets, grad_out, grad, s
     """
     n = x.shape[0]
     layers = sizes.size - 1
-    n_blocks = (n + BLOCK - 1) // BLOCK
+    blocks = n_blocks(n)
     deltas, partial, weights_t = scratch
     for l in range(layers):   # W_l^T, stored as the layers of the reversed network
         w, _ = _layer(params, sizes, l)
         wt, _ = _layer(weights_t, sizes[::-1], layers - 1 - l)
         wt[...] = w.T
     zeros = np.zeros(sizes.max())
-    for blk in prange(n_blocks):
-        _block_backward(x, weights_t, sizes, output_relu, acts, grad_out, deltas, offsets, zeros, partial[blk],
-                        blk * BLOCK, min(n, blk * BLOCK + BLOCK))
+    for blk in prange(blocks):
+        i0, i1 = block_rows(n, blk)
+        _block_backward(x, weights_t, sizes, output_relu, acts, grad_out, deltas, offsets, zeros, partial[blk], i0, i1)
     for chunk in prange((grad.size + BLOCK - 1) // BLOCK):   # contiguous runs of parameters; blocks in order
         k0, k1 = chunk * BLOCK, min(grad.size, chunk * BLOCK + BLOCK)
         grad[k0:k1] = partial[0, k0:k1]
-        for blk in range(1, n_blocks):
+        for blk in range(1, blocks):
             for k in range(k0, k1):
                 grad[k] += partial[blk, k]
 

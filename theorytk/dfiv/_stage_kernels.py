@@ -5,7 +5,7 @@ a profiled ridge loss in the network's features, with the other stage held fixed
 (:mod:`theorytk.dfiv.two_stage` has the closed forms and the envelope-theorem derivation).
 Both are the same three passes over the rows:
 
-1. over fixed blocks of :data:`~theorytk.dfiv._kernels.BLOCK` rows in parallel, write the
+1. over the fixed row blocks of :func:`~theorytk.dfiv._kernels.block_rows` in parallel, write the
    ridge design and its targets side by side into ``aug`` (n, K + t) and the upper triangle
    of the block's ``aug^T aug`` into its own slot of ``partial``; then sum the slots in block order (so the
    result does not depend on the thread count);
@@ -23,7 +23,7 @@ from numba import prange
 
 from theorytk._gemm import TILE_COLS, gram_upper
 from theorytk._jit import kernel
-from theorytk.dfiv._kernels import BLOCK
+from theorytk.dfiv._kernels import block_rows, n_blocks
 
 
 def scratch(n, columns):
@@ -33,7 +33,7 @@ def scratch(n, columns):
     the Gram matrices but keep :func:`theorytk._gemm.gram_upper` on whole tiles.
     """
     width = -(-columns // TILE_COLS) * TILE_COLS
-    return np.zeros((n, width)), np.zeros(((n + BLOCK - 1) // BLOCK, width, width))
+    return np.zeros((n, width)), np.zeros((n_blocks(n), width, width))
 
 
 @kernel
@@ -75,7 +75,7 @@ def _stage1_grams(features, psi, aug, partial):
     """Each block writes its rows of the design and its Gram matrix (one parallel region)."""
     n = aug.shape[0]
     for blk in prange(partial.shape[0]):
-        i0, i1 = blk * BLOCK, min(n, blk * BLOCK + BLOCK)
+        i0, i1 = block_rows(n, blk)
         _stage1_design(features, psi, aug, i0, i1)
         gram_upper(aug, partial[blk], i0, i1)
 
@@ -129,7 +129,7 @@ def _outcome_grams(predicted, covariates, y, aug, partial):
     """Each block writes its rows of the stage-2 design and its Gram matrix (one parallel region)."""
     n = aug.shape[0]
     for blk in prange(partial.shape[0]):
-        i0, i1 = blk * BLOCK, min(n, blk * BLOCK + BLOCK)
+        i0, i1 = block_rows(n, blk)
         _outcome_design(predicted, covariates, y, aug, i0, i1)
         gram_upper(aug, partial[blk], i0, i1)
 
