@@ -70,6 +70,19 @@ def test_stage_gradient_kernels_are_identical_on_one_and_two_threads():
         np.testing.assert_array_equal(a, b)
 
 
+def test_forward_reuses_its_buffer_only_when_nothing_holds_it():
+    """MLP.forward recycles the activation buffer of a row count, but never one that is still referenced."""
+    net, x, _ = _network(np.random.default_rng(4), (3, 8, 2), 50, "linear")
+    held = net.forward(x).features               # a view: it keeps the buffer alive
+    expected = held.copy()
+    net.forward(x + 1.0)
+    np.testing.assert_array_equal(held, expected)
+    first = net.forward(x)
+    address = first.buffer.ctypes.data
+    del first
+    assert net.forward(x).buffer.ctypes.data == address
+
+
 def test_adam_matches_reference():
     rng = np.random.default_rng(2)
     p0, g = rng.standard_normal(50), rng.standard_normal(50)

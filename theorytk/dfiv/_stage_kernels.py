@@ -5,18 +5,20 @@ a profiled ridge loss in the network's features, with the other stage held fixed
 (:mod:`theorytk.dfiv.two_stage` has the closed forms and the envelope-theorem derivation).
 Both are the same three passes over the rows:
 
-1. over the fixed row blocks of :func:`~theorytk.dfiv._kernels.block_rows` in parallel, write the
-   ridge design and its targets side by side into ``aug`` (n, K + t) and the upper triangle
-   of the block's ``aug^T aug`` into its own slot of ``partial``; then sum the slots in block order (so the
-   result does not depend on the thread count);
+1. over the fixed row blocks of :func:`~theorytk.dfiv._kernels.block_rows` in parallel,
+   write the ridge design and its targets side by side into ``aug`` (n, K + t) and the upper
+   triangle of the block's ``aug^T aug`` into its own slot of ``partial``; then sum the slots
+   in block order (so the result does not depend on the thread count);
 2. solve the K x K ridge system :math:`(D^\top D + n\lambda I)W = D^\top T` (LU);
 3. write the gradient of every row, in parallel.
 
 The plain-NumPy twins, :func:`theorytk.dfiv.reference.stage1_feature_gradient` and
 :func:`~theorytk.dfiv.reference.covariate_feature_gradient`, compose the production closed
-forms of :mod:`~theorytk.dfiv.two_stage`; tests assert equality. Fused, a stage-1 gradient
-costs about a tenth of the NumPy path here, most of which is allocating and page-faulting
-its n x K temporaries (``python -m benchmarks dfiv``). No validation: DFIV builds the inputs.
+forms of :mod:`~theorytk.dfiv.two_stage`; tests assert equality. Inside a demand-design fit
+here (n = 2500 per stage) a step's gradient takes about 0.45-0.5 ms fused against 0.8-0.95 ms
+on the NumPy path, which allocates and page-faults its n x K temporaries.
+
+No validation: DFIV builds the inputs.
 """
 import numpy as np
 from numba import prange
