@@ -172,6 +172,12 @@ def store4(typingctx, array, offset, value):
     return types.none(array, offset, value), codegen
 
 
+def _broadcast(builder, x):
+    """IR for the vector with the double ``x`` in every lane."""
+    vector = builder.insert_element(ir.Constant(_V4, None), x, ir.Constant(ir.IntType(32), 0))
+    return builder.shuffle_vector(vector, vector, ir.Constant(ir.VectorType(ir.IntType(32), 4), None))
+
+
 @intrinsic
 def splat4(typingctx, value):
     """The vector with ``value`` in every lane."""
@@ -179,9 +185,7 @@ def splat4(typingctx, value):
         return None
 
     def codegen(context, builder, signature, args):
-        x = context.cast(builder, args[0], signature.args[0], types.float64)
-        vector = builder.insert_element(ir.Constant(_V4, None), x, ir.Constant(ir.IntType(32), 0))
-        return builder.shuffle_vector(vector, vector, ir.Constant(ir.VectorType(ir.IntType(32), 4), None))
+        return _broadcast(builder, context.cast(builder, args[0], signature.args[0], types.float64))
     return float64x4(value), codegen
 
 
@@ -244,9 +248,7 @@ def splat4_at(typingctx, array, offset):
     def codegen(context, builder, signature, args):
         data = context.make_array(signature.args[0])(context, builder, args[0]).data
         offset = context.cast(builder, args[1], signature.args[1], types.intp)
-        x = builder.load(builder.gep(data, [offset]))
-        vector = builder.insert_element(ir.Constant(_V4, None), x, ir.Constant(ir.IntType(32), 0))
-        return builder.shuffle_vector(vector, vector, ir.Constant(ir.VectorType(ir.IntType(32), 4), None))
+        return _broadcast(builder, builder.load(builder.gep(data, [offset])))
     return float64x4(array, offset), codegen
 
 

@@ -245,32 +245,35 @@ class DFIV:
         net.backward(acts, loss_gradient(acts.features))
         net.adam(lr, self.weight_decay)
 
-    def _step_buffers(self, kind, rows, features, columns):
-        """The gradient array and the kernels' work arrays of one kind of step, allocated once per fit."""
-        key = (kind, rows, features, columns)
-        if key not in self._step_work:
-            self._step_work[key] = (np.empty((rows, features)), STAGE_OPS[self.backend].scratch(rows, columns))
-        return self._step_work[key]
+    def _feature_steps(self, net, inputs, lr, iters, columns, gradient_into):
+        """``iters`` Adam steps of ``net``; ``gradient_into(features, grad, work)`` writes dL/d(features) into ``grad``.
+
+        ``grad`` and the step kernels' ``work`` arrays (``columns`` wide) are allocated once
+        per network and fit.
+        """
+        if net not in self._step_work:
+            rows = inputs.shape[0]
+            self._step_work[net] = (np.empty((rows, net.sizes[-1])), STAGE_OPS[self.backend].scratch(rows, columns))
+        grad, work = self._step_work[net]
+
+        def gradient(features):
+            gradient_into(features, grad, work)
+            return grad
+        for _ in range(iters):
+            self._adam_step(net, inputs, lr, gradient)
 
     def _stage1_steps(self, iz1, psi1, lr):
-        ops, k = STAGE_OPS[self.backend], self.instrument_features
-        grad, work = self._step_buffers("stage1", iz1.shape[0], k, k + 1 + psi1.shape[1])
-
-        def gradient(features):
-            ops.stage1_feature_gradient(features, psi1, self.lam1, grad, work)
-            return grad
-        for _ in range(self.stage1_iter):
-            self._adam_step(self.instrument_net, iz1, lr, gradient)
+        ops = STAGE_OPS[self.backend]
+        columns = self.instrument_features + 1 + psi1.shape[1]
+        self._feature_steps(self.instrument_net, iz1, lr, self.stage1_iter, columns,
+                            lambda f, grad, work: ops.stage1_feature_gradient(f, psi1, self.lam1, grad, work))
 
     def _covariate_steps(self, predicted2, w2, y2, lr):
-        ops, k = STAGE_OPS[self.backend], self.covariate_features
-        grad, work = self._step_buffers("covariate", w2.shape[0], k, (predicted2.shape[1] + 1) * (k + 1) + 1)
-
-        def gradient(features):
-            ops.covariate_feature_gradient(predicted2, y2, self.lam2, features, grad, work)
-            return grad
-        for _ in range(self.covariate_iter):
-            self._adam_step(self.covariate_net, w2, lr, gradient)
+        ops = STAGE_OPS[self.backend]
+        columns = (predicted2.shape[1] + 1) * (self.covariate_features + 1) + 1
+        self._feature_steps(self.covariate_net, w2, lr, self.covariate_iter, columns,
+                            lambda f, grad, work: ops.covariate_feature_gradient(predicted2, y2, self.lam2, f, grad,
+                                                                                 work))
 
     def _closed_form(self, tx1, iz1, iz2, w2, y2):
         """Both stages at the current networks, from the standardised inputs of :meth:`_fit`."""
