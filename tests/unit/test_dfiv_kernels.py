@@ -2,9 +2,9 @@
 import numpy as np
 import pytest
 
-from theorytk.dfiv import _kernels, _stage_kernels, reference
+from theorytk.dfiv import _kernels, reference, two_stage
 from theorytk.dfiv.data import circle_embedding, circle_iv
-from theorytk.dfiv.dfiv import DFIV
+from theorytk.dfiv.dfiv import DFIV, STAGE_OPS
 from theorytk.dfiv.features import MLP
 from tests._threads import on_one_and_two_threads
 
@@ -42,30 +42,44 @@ def test_network_kernels_are_identical_on_one_and_two_threads():
         np.testing.assert_array_equal(a, b)
 
 
-def _stage_gradients(ops, n, k_x, seed):
-    """Both per-step gradients of DFIV's schedule (stage 1 and covariates) through one backend."""
+def _adam_steps(backend, kind, n, k_x, iters, seed):
+    """``iters`` Adam steps of a 3-9-5 network on a profiled loss through one backend's loop kernel."""
     rng = np.random.default_rng(seed)
-    features, psi = rng.standard_normal((n, 5)), rng.standard_normal((n, k_x))
-    predicted, y = rng.standard_normal((n, k_x)), rng.standard_normal(n)
-    covariates = np.abs(rng.standard_normal((n, 3)))     # ReLU outputs
-    stage1, cov = np.full((n, 5), np.nan), np.full((n, 3), np.nan)
-    ops.stage1_feature_gradient(features, psi, 0.1, stage1, ops.scratch(n, 5 + 1 + k_x))
-    ops.covariate_feature_gradient(predicted, y, 0.05, covariates, cov, ops.scratch(n, (k_x + 1) * 4 + 1))
-    return stage1, cov
+    stage1 = kind == two_stage.STAGE1_LOSS
+    net = MLP((3, 9, 5), rng, backend, output="linear" if stage1 else "relu")
+    x = rng.standard_normal((n, 3))
+    predicted = np.empty((n, 0)) if stage1 else rng.standard_normal((n, k_x))
+    targets = rng.standard_normal((n, k_x if stage1 else 1))
+    columns = 5 + 1 + k_x if stage1 else (k_x + 1) * 6 + 1
+    ops = STAGE_OPS[backend]
+    feature_grad = np.full((n, 5), np.nan)
+    net.train(x, iters, ops.adam_steps, (kind, predicted, targets, 0.1), (feature_grad, *ops.scratch(n, columns)),
+              1e-2, weight_decay=1e-3)
+    return net.params, net.grad, feature_grad
 
 
+LOSSES = [two_stage.STAGE1_LOSS, two_stage.OUTCOME_LOSS]
+
+
+@pytest.mark.parametrize("iters", [1, 3])
+@pytest.mark.parametrize("kind", LOSSES)
 @pytest.mark.parametrize("k_x", [1, 3])
 @pytest.mark.parametrize("n", [1, 37, 3 * _kernels.BLOCK + 5])
-def test_stage_gradient_kernels_match_reference(n, k_x):
-    """Fused numba stage gradients == the NumPy twins on two_stage (tested there against finite differences)."""
-    # the two sum the same products in different orders (block Gram tiles + LU vs BLAS + Cholesky):
-    # rounding only; the gradients are O(1/n), so an absolute 1e-12 is still ~1e3 ulps of the largest
-    for got, want in zip(_stage_gradients(_stage_kernels, n, k_x, n), _stage_gradients(reference, n, k_x, n)):
-        np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12)
+def test_adam_steps_kernel_matches_reference(n, k_x, kind, iters):
+    """Fused numba Adam steps == the NumPy twin on two_stage (its gradients are tested against finite differences).
+
+    Compared: the parameters after the steps, the last step's parameter gradient and its feature gradient.
+    """
+    # the two sum the same products in different orders (block tiles + LU vs BLAS + Cholesky):
+    # rounding only, amplified a little by Adam's division by sqrt(v); the gradients are
+    # O(1/n), so an absolute 1e-12 is still ~1e3 ulps of the largest
+    for got, want in zip(_adam_steps("numba", kind, n, k_x, iters, n), _adam_steps("numpy", kind, n, k_x, iters, n)):
+        np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-12)
 
 
-def test_stage_gradient_kernels_are_identical_on_one_and_two_threads():
-    one, two = on_one_and_two_threads(lambda: _stage_gradients(_stage_kernels, 5 * _kernels.BLOCK + 3, 2, 7))
+@pytest.mark.parametrize("kind", LOSSES)
+def test_adam_steps_kernel_is_identical_on_one_and_two_threads(kind):
+    one, two = on_one_and_two_threads(lambda: _adam_steps("numba", kind, 5 * _kernels.BLOCK + 3, 2, 3, 7))
     for a, b in zip(one, two):
         np.testing.assert_array_equal(a, b)
 
@@ -90,7 +104,7 @@ def test_adam_matches_reference():
     for ops in (_kernels, reference):
         p, m, v = p0.copy(), np.zeros(50), np.zeros(50)
         for t in range(1, 4):
-            ops.adam_step(p, g * t, m, v, 1e-2, 0.9, 0.999, 1e-8, t)
+            ops.adam_step(p, g * t, m, v, (1e-2, 0.9, 0.999, 1e-8, 1e-3), t)
         out.append(p)
     np.testing.assert_allclose(out[0], out[1], rtol=1e-12)
 

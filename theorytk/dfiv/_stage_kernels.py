@@ -1,35 +1,42 @@
-r"""Numba kernels for the per-step loss gradients of DFIV's alternating schedule.
+r"""Numba kernel for DFIV's inner loops: whole Adam steps of a feature network on a profiled ridge loss.
 
-Each Adam step on the instrument net (stage 1) or on the covariate net needs the gradient of
-a profiled ridge loss in the network's features, with the other stage held fixed
-(:mod:`theorytk.dfiv.two_stage` has the closed forms and the envelope-theorem derivation).
-Both are the same three passes over the rows:
+Each epoch of DFIV's schedule takes ``stage1_iter`` Adam steps of the instrument net on the
+profiled stage-1 loss and ``covariate_iter`` steps of the covariate net on the profiled
+stage-2 loss (:mod:`theorytk.dfiv.two_stage` has the closed forms and the envelope-theorem
+gradients in the features). :func:`adam_steps` runs all the steps of one such loop in one
+call, each step in three parallel passes over the fixed row blocks of
+:func:`~theorytk.dfiv._kernels.block_rows`, with the other threads asleep in between only
+for the small serial solve:
 
-1. over the fixed row blocks of :func:`~theorytk.dfiv._kernels.block_rows` in parallel,
-   write the ridge design and its targets side by side into ``aug`` (n, K + t) and the upper
-   triangle of the block's ``aug^T aug`` into its own slot of ``partial``; then sum the slots
-   in block order (so the result does not depend on the thread count);
-2. solve the K x K ridge system :math:`(D^\top D + n\lambda I)W = D^\top T` (LU);
-3. write the gradient of every row, in parallel.
+1. per block: the network's forward pass (:func:`~theorytk.dfiv._kernels.forward_rows`), the
+   ridge design and its targets side by side in ``aug`` (n, K + t), and the upper triangle of
+   the block's ``aug^T aug`` in its own slot of ``grams``; then, serially, the slots summed in
+   block order and the K x K ridge system :math:`(D^\top D + n\lambda I)W = D^\top T` solved (LU);
+2. per block: the loss gradient in the features of each row, then the block's backward pass
+   (:func:`~theorytk.dfiv._kernels.backward_rows`) into its own row of weight gradients;
+3. per run of parameters: the block rows summed in order and the Adam update.
 
-The plain-NumPy twins, :func:`theorytk.dfiv.reference.stage1_feature_gradient` and
-:func:`~theorytk.dfiv.reference.covariate_feature_gradient`, compose the production closed
-forms of :mod:`~theorytk.dfiv.two_stage`; tests assert equality. Inside a demand-design fit
-here (n = 2500 per stage) a step's gradient takes about 0.45-0.5 ms fused against 0.8-0.95 ms
-on the NumPy path, which allocates and page-faults its n x K temporaries.
+Every sum runs in block order over a partition that depends on n only, so the result is the
+same on any number of threads. Called from Python, the same step took three more parallel
+regions, a wake-up of the sleeping threads each (18-87 us here), and about 0.2 ms of
+interpreter work; the measured effect on a fit is in ``benchmarks/dfiv.py``'s docstring.
 
-No validation: DFIV builds the inputs.
+The plain-NumPy twin, :func:`theorytk.dfiv.reference.adam_steps`, loops over the reference
+network kernels and the closed forms of :mod:`~theorytk.dfiv.two_stage`; tests assert
+equality. No validation: DFIV builds the inputs.
 """
 import numpy as np
-from numba import prange
+from numba import get_thread_id, prange
 
 from theorytk._gemm import TILE_COLS, gram_upper
 from theorytk._jit import kernel
-from theorytk.dfiv._kernels import block_rows, n_blocks
+from theorytk.dfiv._kernels import (adam_update, backward_rows, block_rows, chunk_range, forward_rows,
+                                   layer_activations, n_blocks, n_chunks, sum_blocks, transpose_weights)
+from theorytk.dfiv.two_stage import STAGE1_LOSS
 
 
 def scratch(n, columns):
-    """``(aug, partial)`` work arrays for n rows and a design with its targets of ``columns`` columns.
+    """``(aug, grams)`` work arrays for n rows and a design with its targets of ``columns`` columns.
 
     The width is rounded up to whole register tiles with zero columns, which add nothing to
     the Gram matrices but keep :func:`theorytk._gemm.gram_upper` on whole tiles.
@@ -39,15 +46,15 @@ def scratch(n, columns):
 
 
 @kernel
-def _ridge(aug, partial, k, t, lam):
+def _ridge(aug, grams, k, t, lam):
     """Sum the block Gram matrices in order; solve for the (k, t) ridge weights of the targets aug[:, k:k+t].
 
     A non-finite Gram matrix (diverged features) gives NaN weights, which the caller's
     divergence check reports, instead of an error from inside LAPACK.
     """
-    gram = partial[0].copy()
-    for blk in range(1, partial.shape[0]):
-        gram += partial[blk]
+    gram = grams[0].copy()
+    for blk in range(1, grams.shape[0]):
+        gram += grams[blk]
     for a in range(gram.shape[0]):    # the blocks hold the upper triangle
         for b in range(a):
             gram[a, b] = gram[b, a]
@@ -72,23 +79,13 @@ def _stage1_design(features, psi, aug, i0, i1):
             aug[i, k + 1 + a] = psi[i, a]
 
 
-@kernel(parallel=True)
-def _stage1_grams(features, psi, aug, partial):
-    """Each block writes its rows of the design and its Gram matrix (one parallel region)."""
-    n = aug.shape[0]
-    for blk in prange(partial.shape[0]):
-        i0, i1 = block_rows(n, blk)
-        _stage1_design(features, psi, aug, i0, i1)
-        gram_upper(aug, partial[blk], i0, i1)
-
-
-@kernel(parallel=True)
-def _stage1_rows(aug, vt, grad):
+@kernel
+def _stage1_rows(aug, vt, grad, i0, i1):
     """``grad[i] = -(2/n) (psi_i - phi_i V^T) V[:, :k]`` with ``phi_i, psi_i`` read from ``aug``."""
     n, k = grad.shape
     kz, kx = vt.shape
     scale = -2.0 / n
-    for i in prange(n):
+    for i in range(i0, i1):
         for c in range(k):
             grad[i, c] = 0.0
         for a in range(kx):
@@ -98,18 +95,6 @@ def _stage1_rows(aug, vt, grad):
             res = scale * (aug[i, kz + a] - fitted)
             for c in range(k):
                 grad[i, c] += res * vt[c, a]
-
-
-def stage1_feature_gradient(features, psi, lam, grad, work):
-    r"""dL1/dF: the stage-1 gradient in the instrument features F (without their ones column), into ``grad``.
-
-    :math:`\Phi = [F, 1]`, :math:`\hat V^\top = (\Phi^\top\Phi + n\lambda I)^{-1}\Phi^\top\Psi`,
-    :math:`\partial L_1/\partial\Phi = -\frac2n(\Psi - \Phi\hat V^\top)\hat V`, first k columns.
-    ``work`` is :func:`scratch` ``(n, k + 1 + k_x)``.
-    """
-    aug, partial = work
-    _stage1_grams(features, psi, aug, partial)
-    _stage1_rows(aug, _ridge(aug, partial, features.shape[1] + 1, psi.shape[1], lam), grad)
 
 
 @kernel
@@ -123,28 +108,18 @@ def _outcome_design(predicted, covariates, y, aug, i0, i1):
             for b in range(kc - 1):
                 aug[i, a * kc + b] = p * covariates[i, b]
             aug[i, a * kc + kc - 1] = p
-        aug[i, (kx + 1) * kc] = y[i]
+        aug[i, (kx + 1) * kc] = y[i, 0]
 
 
-@kernel(parallel=True)
-def _outcome_grams(predicted, covariates, y, aug, partial):
-    """Each block writes its rows of the stage-2 design and its Gram matrix (one parallel region)."""
-    n = aug.shape[0]
-    for blk in prange(partial.shape[0]):
-        i0, i1 = block_rows(n, blk)
-        _outcome_design(predicted, covariates, y, aug, i0, i1)
-        gram_upper(aug, partial[blk], i0, i1)
-
-
-@kernel(parallel=True)
-def _covariate_rows(predicted, covariates, aug, u, grad):
+@kernel
+def _covariate_rows(predicted, covariates, aug, u, grad, i0, i1):
     """``grad[i, b] = -(2/n) r_i sum_a P_ia U_ab`` for the covariate columns b, with ``r = y - F u``."""
     n, kx = predicted.shape
     kw = covariates.shape[1]
     kc = kw + 1
     width = (kx + 1) * kc
     scale = -2.0 / n
-    for i in prange(n):
+    for i in range(i0, i1):
         fitted = 0.0
         for c in range(width):
             fitted += aug[i, c] * u[c, 0]
@@ -156,15 +131,82 @@ def _covariate_rows(predicted, covariates, aug, u, grad):
             grad[i, b] = r * s
 
 
-def covariate_feature_gradient(predicted, y, lam, covariates, grad, work):
-    r"""dL2/dXi: the stage-2 gradient in the covariate features Xi (without their ones column), into ``grad``.
+@kernel
+def _design_rows(kind, features, predicted, targets, aug, i0, i1):
+    """Rows ``[i0, i1)`` of the ridge design of loss ``kind`` with its targets, into ``aug``."""
+    if kind == STAGE1_LOSS:
+        _stage1_design(features, targets, aug, i0, i1)
+    else:
+        _outcome_design(predicted, features, targets, aug, i0, i1)
 
-    With :math:`P = [\Phi_2\hat V^\top, 1]` (``predicted`` without its ones), :math:`C = [\Xi, 1]`,
-    :math:`F = P \otimes C` row-wise, :math:`\hat u = (F^\top F + m\lambda I)^{-1}F^\top y`,
-    :math:`r = y - F\hat u`: :math:`\partial L_2/\partial C = -\frac2m\,\mathrm{diag}(r)PU`.
-    ``work`` is :func:`scratch` ``(m, (k_x + 1)(k_w + 1) + 1)``.
+
+@kernel
+def _gradient_rows(kind, features, predicted, aug, weights, grad, i0, i1):
+    """Rows ``[i0, i1)`` of dL/d(features) of loss ``kind`` at the ridge ``weights``, into ``grad``."""
+    if kind == STAGE1_LOSS:
+        _stage1_rows(aug, weights, grad, i0, i1)
+    else:
+        _covariate_rows(predicted, features, aug, weights, grad, i0, i1)
+
+
+@kernel
+def _ridge_shape(kind, k_features, k_predicted, k_targets):
+    """``(K, t)``: design columns and targets of loss ``kind`` (the ones columns included)."""
+    if kind == STAGE1_LOSS:
+        return k_features + 1, k_targets
+    return (k_predicted + 1) * (k_features + 1), 1
+
+
+@kernel(parallel=True)
+def adam_steps(network, scratch, state, hyper, t, iters, loss, work):
+    r"""``iters`` full-batch Adam steps of a feature network on a profiled ridge loss, in place.
+
+    Parameters
+    ----------
+    network : tuple
+        ``(x, params, sizes, output_relu, acts)``: inputs, flat parameters, widths,
+        output activation and the activation buffer of :mod:`theorytk.dfiv._kernels`.
+    scratch : tuple
+        :func:`theorytk.dfiv._kernels.backward_scratch` ``(sizes, n)``.
+    state : tuple
+        ``(grad, m, v)``: the gradient (left holding the last step's) and Adam's moments.
+    hyper : tuple
+        ``(lr, beta1, beta2, eps, weight_decay)``.
+    t : int
+        Adam steps taken so far (the bias corrections continue from it).
+    iters : int
+    loss : tuple
+        ``(kind, predicted, targets, lam)``. ``STAGE1_LOSS``: :math:`L_1` with targets
+        :math:`\Psi_1` (n, k_x), ``predicted`` unused; ``OUTCOME_LOSS``: :math:`L_2` in the
+        covariate features, with ``predicted`` :math:`\Phi_2\hat V^\top` (n, k_x) and targets
+        :math:`y_2` (n, 1). ``lam`` is the stage's ridge penalty.
+    work : tuple
+        ``(feature_grad, aug, grams)``: an (n, k) array for dL/d(features) and :func:`scratch`
+        ``(n, K + t)``.
     """
-    aug, partial = work
-    _outcome_grams(predicted, covariates, y, aug, partial)
-    width = (predicted.shape[1] + 1) * (covariates.shape[1] + 1)
-    _covariate_rows(predicted, covariates, aug, _ridge(aug, partial, width, 1, lam), grad)
+    x, params, sizes, output_relu, acts = network
+    deltas, partial, weights_t = scratch
+    grad, m, v = state
+    kind, predicted, targets, lam = loss
+    feature_grad, aug, grams = work
+    n = x.shape[0]
+    blocks = n_blocks(n)
+    features = layer_activations(acts, sizes, n, sizes.size - 1)
+    k, columns = _ridge_shape(kind, features.shape[1], predicted.shape[1], targets.shape[1])
+    for step in range(iters):
+        for blk in prange(blocks):
+            i0, i1 = block_rows(n, blk)
+            forward_rows(x, params, sizes, output_relu, acts, i0, i1)
+            _design_rows(kind, features, predicted, targets, aug, i0, i1)
+            gram_upper(aug, grams[blk], i0, i1)
+        weights = _ridge(aug, grams, k, columns, lam)
+        transpose_weights(params, sizes, weights_t)
+        for blk in prange(blocks):
+            i0, i1 = block_rows(n, blk)
+            _gradient_rows(kind, features, predicted, aug, weights, feature_grad, i0, i1)
+            backward_rows(x, weights_t, sizes, output_relu, acts, feature_grad, deltas[get_thread_id()], partial[blk],
+                          i0, i1)
+        for chunk in prange(n_chunks(grad.size)):
+            k0, k1 = chunk_range(grad.size, chunk)
+            sum_blocks(partial, grad, k0, k1)
+            adam_update(params, grad, m, v, hyper, t + step + 1, k0, k1)

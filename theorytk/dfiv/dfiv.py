@@ -43,7 +43,7 @@ from theorytk.random import child_generators
 
 SCHEDULES = ("constant", "cosine")
 STAGE_OPS = {"numba": _stage_kernels, "numpy": reference}
-"""Per-step loss gradients by backend: fused kernels, or their twins on :mod:`two_stage`."""
+"""The inner Adam loops of the schedule by backend: one fused kernel, or its twin on :mod:`two_stage`."""
 
 
 class TrainingDiverged(FloatingPointError):
@@ -245,35 +245,27 @@ class DFIV:
         net.backward(acts, loss_gradient(acts.features))
         net.adam(lr, self.weight_decay)
 
-    def _feature_steps(self, net, inputs, lr, iters, columns, gradient_into):
-        """``iters`` Adam steps of ``net``; ``gradient_into(features, grad, work)`` writes dL/d(features) into ``grad``.
+    def _feature_steps(self, net, inputs, lr, iters, loss, columns):
+        """``iters`` Adam steps of ``net`` on the profiled ``loss`` (:func:`~theorytk.dfiv._stage_kernels.adam_steps`).
 
-        ``grad`` and the step kernels' ``work`` arrays (``columns`` wide) are allocated once
-        per network and fit.
+        The feature-gradient array and the loop's work arrays (a design ``columns`` wide) are
+        allocated once per network and fit.
         """
+        ops = STAGE_OPS[self.backend]
         if net not in self._step_work:
             rows = inputs.shape[0]
-            self._step_work[net] = (np.empty((rows, net.sizes[-1])), STAGE_OPS[self.backend].scratch(rows, columns))
-        grad, work = self._step_work[net]
-
-        def gradient(features):
-            gradient_into(features, grad, work)
-            return grad
-        for _ in range(iters):
-            self._adam_step(net, inputs, lr, gradient)
+            self._step_work[net] = (np.empty((rows, net.sizes[-1])), *ops.scratch(rows, columns))
+        net.train(inputs, iters, ops.adam_steps, loss, self._step_work[net], lr, self.weight_decay)
 
     def _stage1_steps(self, iz1, psi1, lr):
-        ops = STAGE_OPS[self.backend]
-        columns = self.instrument_features + 1 + psi1.shape[1]
-        self._feature_steps(self.instrument_net, iz1, lr, self.stage1_iter, columns,
-                            lambda f, grad, work: ops.stage1_feature_gradient(f, psi1, self.lam1, grad, work))
+        loss = (two_stage.STAGE1_LOSS, np.empty((psi1.shape[0], 0)), psi1, self.lam1)
+        self._feature_steps(self.instrument_net, iz1, lr, self.stage1_iter, loss,
+                            self.instrument_features + 1 + psi1.shape[1])
 
     def _covariate_steps(self, predicted2, w2, y2, lr):
-        ops = STAGE_OPS[self.backend]
-        columns = (predicted2.shape[1] + 1) * (self.covariate_features + 1) + 1
-        self._feature_steps(self.covariate_net, w2, lr, self.covariate_iter, columns,
-                            lambda f, grad, work: ops.covariate_feature_gradient(predicted2, y2, self.lam2, f, grad,
-                                                                                 work))
+        loss = (two_stage.OUTCOME_LOSS, predicted2, y2.reshape(-1, 1), self.lam2)
+        self._feature_steps(self.covariate_net, w2, lr, self.covariate_iter, loss,
+                            (predicted2.shape[1] + 1) * (self.covariate_features + 1) + 1)
 
     def _closed_form(self, tx1, iz1, iz2, w2, y2):
         """Both stages at the current networks, from the standardised inputs of :meth:`_fit`."""

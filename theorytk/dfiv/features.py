@@ -21,16 +21,21 @@ BACKENDS = {"numba": _kernels, "numpy": reference}
 OUTPUTS = ("linear", "relu")
 
 
+def _hyper(lr, weight_decay, beta1, beta2, eps):
+    """Adam's hyperparameters as the kernels take them, all floats (one compiled signature)."""
+    return float(lr), float(beta1), float(beta2), float(eps), float(weight_decay)
+
+
 class Activations:
     """The inputs ``x`` and the flat buffer of every layer's activations of one forward pass."""
 
-    def __init__(self, x, buffer, offsets):
-        self.x, self.buffer, self.offsets = x, buffer, offsets
+    def __init__(self, x, buffer, k):
+        self.x, self.buffer, self.k = x, buffer, k
 
     @property
     def features(self):
-        """The last layer's activations, (n, k)."""
-        return self.buffer[self.offsets[-1]:].reshape(self.x.shape[0], -1)
+        """The last layer's activations, (n, k): the end of the buffer."""
+        return self.buffer[self.buffer.size - self.x.shape[0] * self.k:].reshape(self.x.shape[0], self.k)
 
 
 class MLP:
@@ -72,23 +77,24 @@ class MLP:
         to it any more (no :class:`Activations` and no view of its features is alive), so a
         training loop allocates it once; anything still held is never overwritten.
         """
+        x = self._inputs(x)
+        buffer = self._activation_buffer(x.shape[0])
+        self.ops.mlp_forward(x, self.params, self.sizes, self.output_relu, buffer)
+        return Activations(x, buffer, int(self.sizes[-1]))
+
+    def _inputs(self, x):
         x = np.ascontiguousarray(x, dtype=np.float64)
         if x.ndim != 2 or x.shape[1] != self.sizes[0]:
             raise ValueError(f"x must have shape (n, {self.sizes[0]}), got {x.shape}")
-        buffer, offsets = self._activation_buffer(x.shape[0])
-        self.ops.mlp_forward(x, self.params, self.sizes, self.output_relu, buffer, offsets)
-        return Activations(x, buffer, offsets)
+        return x
 
     def _activation_buffer(self, n):
-        entry = self._buffers.get(n)
-        # references to the array: the cached tuple and getrefcount's argument; a live
-        # Activations or a view of its features (numpy views keep their base) adds one
-        if entry is None or sys.getrefcount(entry[0]) > 2:
-            offsets = np.zeros(self.sizes.size, dtype=np.int64)
-            offsets[1:] = np.concatenate([[0], np.cumsum(n * self.sizes[1:-1])])
-            entry = (np.empty(n * int(self.sizes[1:].sum())), offsets)
-            self._buffers[n] = entry
-        return entry
+        buffer = self._buffers.get(n)
+        # references to the array: the cache, the name ``buffer`` and getrefcount's argument;
+        # a live Activations or a view of its features (numpy views keep their base) adds one
+        if buffer is None or sys.getrefcount(buffer) > 3:
+            buffer = self._buffers[n] = np.empty(n * int(self.sizes[1:].sum()))
+        return buffer
 
     def __call__(self, x):
         """The features (n, k) as an array of their own, so that holding them does not pin the activation buffer."""
@@ -97,18 +103,34 @@ class MLP:
     def backward(self, acts, grad_features):
         """Write dL/dparams into ``self.grad`` given dL/d(features) and the :class:`Activations` of :meth:`forward`."""
         g = np.ascontiguousarray(grad_features, dtype=np.float64)
-        key = (self.ops.__name__, acts.x.shape[0])
+        self.ops.mlp_backward(acts.x, self.params, self.sizes, self.output_relu, acts.buffer, g, self.grad,
+                              self._backward_scratch(acts.x.shape[0]))
+
+    def _backward_scratch(self, n):
+        key = (self.ops.__name__, n)
         if key not in self._scratch:
-            self._scratch[key] = self.ops.backward_scratch(self.sizes, acts.x.shape[0])
-        self.ops.mlp_backward(acts.x, self.params, self.sizes, self.output_relu, acts.buffer, acts.offsets, g,
-                              self.grad, self._scratch[key])
+            self._scratch[key] = self.ops.backward_scratch(self.sizes, n)
+        return self._scratch[key]
 
     def adam(self, lr, weight_decay=0.0, beta1=0.9, beta2=0.999, eps=1e-8):
         """One Adam step on ``self.grad`` (plus ``weight_decay * params``, PyTorch's coupled decay)."""
-        if weight_decay:
-            self.grad += weight_decay * self.params
         self._t += 1
-        self.ops.adam_step(self.params, self.grad, self._m, self._v, lr, beta1, beta2, eps, self._t)
+        self.ops.adam_step(self.params, self.grad, self._m, self._v, _hyper(lr, weight_decay, beta1, beta2, eps),
+                           self._t)
+
+    def train(self, x, iters, steps, loss, work, lr, weight_decay=0.0, beta1=0.9, beta2=0.999, eps=1e-8):
+        """``iters`` full-batch Adam steps on inputs ``x`` in one call of the loop kernel ``steps``.
+
+        ``steps`` is :func:`theorytk.dfiv._stage_kernels.adam_steps` or its twin
+        :func:`theorytk.dfiv.reference.adam_steps`, which take the loss (``loss``) and its
+        work arrays (``work``); the network supplies its parameters, buffers and Adam state.
+        Afterwards ``self.grad`` holds the last step's gradient, as after :meth:`adam`.
+        """
+        x = self._inputs(x)
+        network = (x, self.params, self.sizes, self.output_relu, self._activation_buffer(x.shape[0]))
+        steps(network, self._backward_scratch(x.shape[0]), (self.grad, self._m, self._v),
+              _hyper(lr, weight_decay, beta1, beta2, eps), self._t, iters, loss, work)
+        self._t += iters
 
     def snapshot(self):
         return self.params.copy()

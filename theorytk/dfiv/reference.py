@@ -5,9 +5,9 @@
   the kernels cut the rows into blocks); ``MLP(..., backend="numpy")`` and
   ``DFIV(..., backend="numpy")`` run on them (tests assert equality, the benchmark reports
   the speed ratio).
-* :func:`stage1_feature_gradient` and :func:`covariate_feature_gradient` are the twins of
-  :mod:`theorytk.dfiv._stage_kernels` (the per-step gradients of DFIV's schedule), composed
-  from the production closed forms of :mod:`theorytk.dfiv.two_stage`;
+* :func:`adam_steps` is the twin of :func:`theorytk.dfiv._stage_kernels.adam_steps` (the
+  inner loops of DFIV's schedule): the network kernels above and :func:`feature_gradient`,
+  composed from the production closed forms of :mod:`theorytk.dfiv.two_stage`;
 * :func:`stage1_weights`, :func:`stage2_weights`, :func:`outcome_design` and
   :func:`envelope_gradients` are the closed forms of Xu et al. (ICLR 2021, arXiv
   2010.07154, Sec. 3-4; code ``liyuan9988/DeepFeatureIV``, ``fit_linear``/``fit_2sls``)
@@ -27,15 +27,17 @@ def _layers(params, sizes):
     return out
 
 
-def _activation_views(acts, offsets, sizes, n):
-    return [acts[offsets[l]:offsets[l] + n * sizes[l]].reshape(n, sizes[l]) for l in range(1, len(sizes))]
+def _activation_views(acts, sizes, n):
+    """``[a_1, ..., a_L]``: views of the flat activation buffer, layer by layer, (n, sizes[l]) each."""
+    bounds = np.concatenate([[0], np.cumsum(n * np.asarray(sizes[1:]))])
+    return [acts[bounds[l]:bounds[l + 1]].reshape(n, sizes[l + 1]) for l in range(len(sizes) - 1)]
 
 
-def mlp_forward(x, params, sizes, output_relu, acts, offsets):
+def mlp_forward(x, params, sizes, output_relu, acts):
     """Fill the activations of layers 1..L: ``a_{l+1} = act(a_l W_l + b_l)``, whole arrays, layer by layer."""
     layers = _layers(params, sizes)
     a = x
-    for l, ((w, b), out) in enumerate(zip(layers, _activation_views(acts, offsets, sizes, x.shape[0]))):
+    for l, ((w, b), out) in enumerate(zip(layers, _activation_views(acts, sizes, x.shape[0]))):
         pre = a @ w + b
         out[...] = np.maximum(pre, 0.0) if (l < len(layers) - 1 or output_relu) else pre
         a = out
@@ -46,11 +48,11 @@ def backward_scratch(sizes, n):
     return None
 
 
-def mlp_backward(x, params, sizes, output_relu, acts, offsets, grad_out, grad, scratch=None):
+def mlp_backward(x, params, sizes, output_relu, acts, grad_out, grad, scratch=None):
     """dL/dparams into ``grad`` by the chain rule, layer by layer (``scratch`` is unused)."""
     layers = _layers(params, sizes)
     grads = _layers(grad, sizes)
-    views = [x] + _activation_views(acts, offsets, sizes, x.shape[0])
+    views = [x] + _activation_views(acts, sizes, x.shape[0])
     g = grad_out.copy()
     for l in range(len(layers) - 1, -1, -1):
         if l < len(layers) - 1 or output_relu:
@@ -60,29 +62,46 @@ def mlp_backward(x, params, sizes, output_relu, acts, offsets, grad_out, grad, s
         g = g @ layers[l][0].T
 
 
-def adam_step(params, grad, m, v, lr, beta1, beta2, eps, t):
-    """One Adam update in place (PyTorch's form)."""
-    m[...] = beta1 * m + (1.0 - beta1) * grad
-    v[...] = beta2 * v + (1.0 - beta2) * grad**2
+def adam_step(params, grad, m, v, hyper, t):
+    """One Adam update in place (PyTorch's form, coupled weight decay); ``hyper = (lr, beta1, beta2, eps, weight_decay)``."""
+    lr, beta1, beta2, eps, weight_decay = hyper
+    g = grad + weight_decay * params
+    m[...] = beta1 * m + (1.0 - beta1) * g
+    v[...] = beta2 * v + (1.0 - beta2) * g**2
     m_hat = m / (1.0 - beta1**t)
     v_hat = v / (1.0 - beta2**t)
     params -= lr * m_hat / (np.sqrt(v_hat) + eps)
 
 
 def scratch(n, columns):
-    """None: the twins allocate as they go (the kernels' work arrays: :func:`theorytk.dfiv._stage_kernels.scratch`)."""
-    return None
+    """No work arrays: the twin allocates as it goes (the kernel's: :func:`theorytk.dfiv._stage_kernels.scratch`)."""
+    return ()
 
 
-def stage1_feature_gradient(features, psi, lam, grad, work=None):
-    """dL1/dF into ``grad`` (F without its ones column; ``work`` is unused)."""
-    phi = two_stage.with_intercept(features)
-    grad[...] = two_stage.stage1_gradient(phi, psi, two_stage.ridge_solve(phi, psi, lam))[:, :-1]
+def feature_gradient(kind, features, predicted, targets, lam):
+    """dL/d(features) of the profiled loss ``kind`` (features without their ones column; see :func:`adam_steps`)."""
+    if kind == two_stage.STAGE1_LOSS:
+        phi = two_stage.with_intercept(features)
+        return two_stage.stage1_gradient(phi, targets, two_stage.ridge_solve(phi, targets, lam))[:, :-1]
+    return two_stage.covariate_gradient(two_stage.solve_stage2(predicted, targets[:, 0], lam, features))
 
 
-def covariate_feature_gradient(predicted, y, lam, covariates, grad, work=None):
-    """dL2/dXi into ``grad`` (Xi without its ones column; ``work`` is unused)."""
-    grad[...] = two_stage.covariate_gradient(two_stage.solve_stage2(predicted, y, lam, covariates))
+def adam_steps(network, scratch, state, hyper, t, iters, loss, work):
+    """``iters`` Adam steps of a feature network on a profiled ridge loss: forward, loss gradient, backward, update.
+
+    The arguments are those of :func:`theorytk.dfiv._stage_kernels.adam_steps` (``scratch``
+    and the work arrays after ``work[0]`` are unused).
+    """
+    x, params, sizes, output_relu, acts = network
+    grad, m, v = state
+    kind, predicted, targets, lam = loss
+    feature_grad = work[0]
+    for step in range(iters):
+        mlp_forward(x, params, sizes, output_relu, acts)
+        features = _activation_views(acts, sizes, x.shape[0])[-1]
+        feature_grad[...] = feature_gradient(kind, features, predicted, targets, lam)
+        mlp_backward(x, params, sizes, output_relu, acts, feature_grad, grad)
+        adam_step(params, grad, m, v, hyper, t + step + 1)
 
 
 def stage1_weights(instrument_features, treatment_features, lam1):

@@ -47,6 +47,13 @@ import numpy as np
 from scipy import linalg
 
 
+STAGE1_LOSS, OUTCOME_LOSS = 0, 1
+r"""The profiled losses that DFIV's feature networks descend, as the step kernels name them:
+:math:`L_1` in the instrument features :math:`\Phi_1` (targets :math:`\Psi_1`), and
+:math:`L_2` in the covariate features :math:`\Xi_2` (the predicted treatment features
+:math:`\Phi_2\hat V^\top` and :math:`y_2` held fixed)."""
+
+
 def with_intercept(features):
     """``[features, 1]``: the column of ones that the reference code appends."""
     return np.hstack([features, np.ones((features.shape[0], 1))])
