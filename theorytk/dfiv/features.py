@@ -121,11 +121,13 @@ class MLP:
     def train(self, x, iters, steps, loss, work, lr, weight_decay=0.0, beta1=0.9, beta2=0.999, eps=1e-8):
         """``iters`` full-batch Adam steps on inputs ``x`` in one call of the loop kernel ``steps``.
 
-        ``steps`` is :func:`theorytk.dfiv._stage_kernels.adam_steps` or its twin
-        :func:`theorytk.dfiv.reference.adam_steps`, which take the loss (``loss``) and its
-        work arrays (``work``); the network supplies its parameters, buffers and Adam state.
-        Afterwards ``self.grad`` holds the last step's gradient, as after :meth:`adam`.
+        ``steps`` is :func:`theorytk.dfiv._stage_kernels.adam_steps` for the numba backend or
+        its twin :func:`theorytk.dfiv.reference.adam_steps` for the numpy one (the network's
+        own backend: it hands over its backward work arrays); ``loss`` and ``work`` are that
+        kernel's loss and work arrays. Afterwards ``self.grad`` holds the last step's
+        gradient, as after :meth:`adam`.
         """
+        iters = _validate.integer("iters", iters, minimum=0)
         x = self._inputs(x)
         network = (x, self.params, self.sizes, self.output_relu, self._activation_buffer(x.shape[0]))
         steps(network, self._backward_scratch(x.shape[0]), (self.grad, self._m, self._v),
