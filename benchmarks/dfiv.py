@@ -12,7 +12,8 @@ Cases (issue 5), all in one run, same data and seeds:
   ``backend="numba"`` and ``backend="numpy"`` (the reference twin) and, when PyTorch is
   installed, the PyTorch CPU twin of :mod:`benchmarks._dfiv_torch` (float32 as the authors,
   and float64), each with its test MSE (the "equal MSE" condition). numba and the reference
-  alternate :data:`REPEATS` times (medians reported, every run listed). Target: numba >= 3x
+  alternate :data:`REPEATS` times (medians reported, every run listed, and the reference/numba
+  ratio of each adjacent pair). Target: numba >= 3x
   the reference and no slower than PyTorch at equal MSE.
 * ``kiv``: :class:`theorytk.dfiv.KernelIV` over its 50 x 50 (lambda, xi) grid with
   eigendecomposition reuse, against the literal dense solves of Singh et al. for ONE
@@ -92,8 +93,9 @@ def _torch_rows(data):
 
 
 REPEATS = 5
-"""Interleaved fits per backend: one fit of each takes 15-45 s, and this machine's speed drifts
-by 10-20% over minutes, so the ratio is the ratio of medians of alternating runs."""
+"""Interleaved fits per backend: one fit of each takes 10-45 s, and this machine's speed drifts
+by 10-30% over minutes, so both the ratio of the medians and the ratio within each adjacent
+(numba, reference) pair are reported, with the median of the pair ratios."""
 
 
 def _fit_seconds(data, backend):
@@ -120,6 +122,8 @@ def dfiv_rows():
         seconds = [t for t, _ in times]
         rows.append({"implementation": label, "fit s": float(np.median(seconds)),
                      "runs s": " ".join(f"{t:.1f}" for t in seconds), "test MSE": times[0][1]})
+    pairs = [ref[0] / fast[0] for fast, ref in zip(runs["numba"], runs["numpy"])]
+    rows[1]["ratio per pair"] = " ".join(f"{r:.2f}" for r in pairs) + f" (median {np.median(pairs):.2f})"
     rows.insert(1, {"implementation": "theorytk numba (1 thr)", "fit s": one_thread[0], "runs s": f"{one_thread[0]:.1f}",
                     "test MSE": one_thread[1]})
     rows += _torch_rows(data)
@@ -148,7 +152,7 @@ def main():
     net_rows = network_rows()
     print(table(net_rows, list(net_rows[0])))
     print(f"dfiv demand n=5000, rho=0.5, seed 0, settings {DEMAND_SETTINGS}")
-    print(table(dfiv_rows(), ["implementation", "fit s", "runs s", "time / numba", "test MSE", "note"]))
+    print(table(dfiv_rows(), ["implementation", "fit s", "runs s", "time / numba", "ratio per pair", "test MSE", "note"]))
     print(table(kiv_rows(), ["case", "grid 50x50 with reuse s", "one dense (lam, xi) s", "dense grid estimate s",
                              "speed-up over dense grid"]))
 

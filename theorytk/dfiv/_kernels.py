@@ -137,7 +137,10 @@ def backward_scratch(sizes, n):
     threads, one weight-gradient row per block, and the transposed weights (with zero
     biases: the input gradients have none). Reusing them matters: a fresh multi-megabyte
     array per call costs a page fault per 4 KiB here (glibc returns large freed blocks to
-    the system), more than the products themselves.
+    the system), more than the products themselves. The per-thread deltas (instead of an
+    n-row array that every block writes fresh lines of) took the backward pass of the
+    3-128-64-32 net on 2500 rows from 3.95 to 3.47 ms on one thread and from 2.43 to
+    2.10 ms on two, with bit-identical gradients.
     """
     n_params = int(np.sum(sizes[:-1] * sizes[1:] + sizes[1:]))
     reversed_params = n_params - int(sizes[-1]) + int(sizes[0])
