@@ -50,11 +50,10 @@ def _adam_steps(backend, kind, n, k_x, iters, seed):
     x = rng.standard_normal((n, 3))
     predicted = np.empty((n, 0)) if stage1 else rng.standard_normal((n, k_x))
     targets = rng.standard_normal((n, k_x if stage1 else 1))
-    columns = 5 + 1 + k_x if stage1 else (k_x + 1) * 6 + 1
     ops = STAGE_OPS[backend]
+    loss = (kind, predicted, targets, 0.1)
     feature_grad = np.full((n, 5), np.nan)
-    net.train(x, iters, ops.adam_steps, (kind, predicted, targets, 0.1), (feature_grad, *ops.scratch(n, columns)),
-              1e-2, weight_decay=1e-3)
+    net.train(x, iters, ops.adam_steps, loss, (feature_grad, *ops.scratch(loss, 5)), 1e-2, weight_decay=1e-3)
     return net.params, net.grad, feature_grad
 
 

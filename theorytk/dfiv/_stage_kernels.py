@@ -38,13 +38,16 @@ from theorytk.dfiv._kernels import (adam_update, backward_rows, block_rows, chun
 from theorytk.dfiv.two_stage import STAGE1_LOSS
 
 
-def scratch(n, columns):
-    """``(aug, grams)`` work arrays for n rows and a design with its targets of ``columns`` columns.
+def scratch(loss, k_features):
+    """``(aug, grams)`` work arrays of :func:`adam_steps` for ``loss`` and a network of ``k_features`` outputs.
 
-    The width is rounded up to whole register tiles with zero columns, which add nothing to
-    the Gram matrices but keep :func:`theorytk._gemm.gram_upper` on whole tiles.
+    The design with its targets is rounded up to whole register tiles with zero columns,
+    which add nothing to the Gram matrices but keep :func:`theorytk._gemm.gram_upper` on
+    whole tiles.
     """
-    width = -(-columns // TILE_COLS) * TILE_COLS
+    kind, predicted, targets, _ = loss
+    n = targets.shape[0]
+    width = -(-sum(design_shape(kind, k_features, predicted.shape[1], targets.shape[1])) // TILE_COLS) * TILE_COLS
     return np.zeros((n, width)), np.zeros((n_blocks(n), width, width))
 
 
@@ -135,6 +138,14 @@ def _covariate_rows(predicted, covariates, aug, u, grad, i0, i1):
 
 
 @kernel
+def design_shape(kind, k_features, k_predicted, k_targets):
+    """``(K, t)``: design columns and targets of loss ``kind`` (the ones columns included)."""
+    if kind == STAGE1_LOSS:
+        return k_features + 1, k_targets
+    return (k_predicted + 1) * (k_features + 1), 1
+
+
+@kernel
 def _design_rows(kind, features, predicted, targets, aug, i0, i1):
     """Rows ``[i0, i1)`` of the ridge design of loss ``kind`` with its targets, into ``aug``."""
     if kind == STAGE1_LOSS:
@@ -150,14 +161,6 @@ def _gradient_rows(kind, features, predicted, aug, weights, grad, i0, i1):
         _stage1_rows(aug, weights, grad, i0, i1)
     else:
         _covariate_rows(predicted, features, aug, weights, grad, i0, i1)
-
-
-@kernel
-def _ridge_shape(kind, k_features, k_predicted, k_targets):
-    """``(K, t)``: design columns and targets of loss ``kind`` (the ones columns included)."""
-    if kind == STAGE1_LOSS:
-        return k_features + 1, k_targets
-    return (k_predicted + 1) * (k_features + 1), 1
 
 
 @kernel(parallel=True)
@@ -185,7 +188,7 @@ def adam_steps(network, scratch, state, hyper, t, iters, loss, work):
         :math:`y_2` (n, 1). ``lam`` is the stage's ridge penalty.
     work : tuple
         ``(feature_grad, aug, grams)``: an (n, k) array for dL/d(features) and :func:`scratch`
-        ``(n, K + t)``.
+        ``(loss, k)``.
     """
     x, params, sizes, output_relu, acts = network
     deltas, partial, weights_t = scratch
@@ -195,7 +198,7 @@ def adam_steps(network, scratch, state, hyper, t, iters, loss, work):
     n = x.shape[0]
     blocks = n_blocks(n)
     features = layer_activations(acts, sizes, n, sizes.size - 1)
-    k, columns = _ridge_shape(kind, features.shape[1], predicted.shape[1], targets.shape[1])
+    k, columns = design_shape(kind, features.shape[1], predicted.shape[1], targets.shape[1])
     for step in range(iters):
         for blk in prange(blocks):
             i0, i1 = block_rows(n, blk)

@@ -245,27 +245,25 @@ class DFIV:
         net.backward(acts, loss_gradient(acts.features))
         net.adam(lr, self.weight_decay)
 
-    def _feature_steps(self, net, inputs, lr, iters, loss, columns):
+    def _feature_steps(self, net, inputs, lr, iters, loss):
         """``iters`` Adam steps of ``net`` on the profiled ``loss`` (:func:`~theorytk.dfiv._stage_kernels.adam_steps`).
 
-        The feature-gradient array and the loop's work arrays (a design ``columns`` wide) are
-        allocated once per network and fit.
+        The feature-gradient array and the loop's work arrays are allocated once per network
+        and fit.
         """
         ops = STAGE_OPS[self.backend]
         if net not in self._step_work:
-            rows = inputs.shape[0]
-            self._step_work[net] = (np.empty((rows, net.sizes[-1])), *ops.scratch(rows, columns))
+            k = int(net.sizes[-1])
+            self._step_work[net] = (np.empty((inputs.shape[0], k)), *ops.scratch(loss, k))
         net.train(inputs, iters, ops.adam_steps, loss, self._step_work[net], lr, self.weight_decay)
 
     def _stage1_steps(self, iz1, psi1, lr):
         loss = (two_stage.STAGE1_LOSS, np.empty((psi1.shape[0], 0)), psi1, self.lam1)
-        self._feature_steps(self.instrument_net, iz1, lr, self.stage1_iter, loss,
-                            self.instrument_features + 1 + psi1.shape[1])
+        self._feature_steps(self.instrument_net, iz1, lr, self.stage1_iter, loss)
 
     def _covariate_steps(self, predicted2, w2, y2, lr):
         loss = (two_stage.OUTCOME_LOSS, predicted2, y2.reshape(-1, 1), self.lam2)
-        self._feature_steps(self.covariate_net, w2, lr, self.covariate_iter, loss,
-                            (predicted2.shape[1] + 1) * (self.covariate_features + 1) + 1)
+        self._feature_steps(self.covariate_net, w2, lr, self.covariate_iter, loss)
 
     def _closed_form(self, tx1, iz1, iz2, w2, y2):
         """Both stages at the current networks, from the standardised inputs of :meth:`_fit`."""

@@ -73,7 +73,7 @@ def adam_step(params, grad, m, v, hyper, t):
     params -= lr * m_hat / (np.sqrt(v_hat) + eps)
 
 
-def scratch(n, columns):
+def scratch(loss, k_features):
     """No work arrays: the twin allocates as it goes (the kernel's: :func:`theorytk.dfiv._stage_kernels.scratch`)."""
     return ()
 
