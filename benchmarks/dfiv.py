@@ -13,8 +13,8 @@ Cases (issue 5), all in one run, same data and seeds:
   installed, the PyTorch CPU twin of :mod:`benchmarks._dfiv_torch` (float32 as the authors,
   and float64), each with its test MSE (the "equal MSE" condition). numba and the reference
   alternate :data:`REPEATS` times (medians reported, every run listed, and the reference/numba
-  ratio of each adjacent pair). Target: numba >= 3x
-  the reference and no slower than PyTorch at equal MSE.
+  ratio of each adjacent pair). Target: numba >= 3x the reference and no slower than PyTorch
+  at equal MSE.
 * ``kiv``: :class:`theorytk.dfiv.KernelIV` over its 50 x 50 (lambda, xi) grid with
   eigendecomposition reuse, against the literal dense solves of Singh et al. for ONE
   (lambda, xi) pair (a grid search by dense solves costs 2500 of those).

@@ -213,8 +213,10 @@ def sum4(typingctx, value):
     return types.float64(value), codegen
 
 
-def _zero_where(builder, predicate_vector, value):
-    return builder.select(predicate_vector, ir.Constant(_V4, [0.0] * 4), value)
+def _zero_where(builder, comparison, gate, value):
+    """IR for ``value`` with the lanes where ``gate <comparison> 0`` (ordered: false for NaN) set to zero."""
+    zero = ir.Constant(_V4, [0.0] * 4)
+    return builder.select(builder.fcmp_ordered(comparison, gate, zero), zero, value)
 
 
 @intrinsic
@@ -224,7 +226,7 @@ def relu4(typingctx, value):
         return None
 
     def codegen(context, builder, signature, args):
-        return _zero_where(builder, builder.fcmp_ordered("<", args[0], ir.Constant(_V4, [0.0] * 4)), args[0])
+        return _zero_where(builder, "<", args[0], args[0])
     return float64x4(value), codegen
 
 
@@ -235,7 +237,7 @@ def keep_where_positive4(typingctx, value, gate):
         return None
 
     def codegen(context, builder, signature, args):
-        return _zero_where(builder, builder.fcmp_ordered("<=", args[1], ir.Constant(_V4, [0.0] * 4)), args[0])
+        return _zero_where(builder, "<=", args[1], args[0])
     return float64x4(value, gate), codegen
 
 

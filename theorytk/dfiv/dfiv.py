@@ -227,7 +227,7 @@ class DFIV:
                 self._adam_step(self.treatment_net, tx1, lr, lambda psi: two_stage.stage2_gradient(
                     phi1, phi2, two_stage.solve(phi1, psi, phi2, y2, self.lam1, self.lam2, xi2), self.lam1))
             if (epoch + 1) % self.eval_every == 0 or epoch == self.epochs - 1:
-                best = self._checkpoint(epoch, (tx1, iz1, iz2, w2, y2), held_out, best)
+                best = self._checkpoint(epoch, (phi1, phi2, xi2, tx1, y2), held_out, best)
         if best[1] is not None:
             self._restore(best[1])
         self.best_epoch = best[2] if best[1] is not None else self.epochs - 1
@@ -268,8 +268,12 @@ class DFIV:
     def _closed_form(self, tx1, iz1, iz2, w2, y2):
         """Both stages at the current networks, from the standardised inputs of :meth:`_fit`."""
         xi2 = None if self.covariate_net is None else self.covariate_net(w2)
-        return two_stage.solve(two_stage.with_intercept(self.instrument_net(iz1)), self.treatment_net(tx1),
-                               two_stage.with_intercept(self.instrument_net(iz2)), y2, self.lam1, self.lam2, xi2)
+        return self._solve(two_stage.with_intercept(self.instrument_net(iz1)),
+                           two_stage.with_intercept(self.instrument_net(iz2)), xi2, tx1, y2)
+
+    def _solve(self, phi1, phi2, xi2, tx1, y2):
+        """Both stages given the instrument (and covariate) features; the treatment features at the current net."""
+        return two_stage.solve(phi1, self.treatment_net(tx1), phi2, y2, self.lam1, self.lam2, xi2)
 
     def _networks(self):
         return [net for net in (self.treatment_net, self.instrument_net, self.covariate_net) if net is not None]
@@ -278,9 +282,13 @@ class DFIV:
         for net, params in zip(self._networks(), snapshot):
             net.restore(params)
 
-    def _checkpoint(self, epoch, inputs, held_out, best):
-        """Refit the closed forms; record the losses; keep the networks if the validation loss improved."""
-        self.fit_ = self._closed_form(*inputs)
+    def _checkpoint(self, epoch, features, held_out, best):
+        """Refit the closed forms; record the losses; keep the networks if the validation loss improved.
+
+        ``features`` are the epoch's ``(phi1, phi2, xi2)`` (their networks have not moved since)
+        and the treatment inputs and outcomes ``(tx1, y2)``.
+        """
+        self.fit_ = self._solve(*features)
         if not np.isfinite(self.fit_.stage2_loss):
             raise TrainingDiverged(f"DFIV stage-2 loss became non-finite at epoch {epoch}; "
                                    f"lower lr (now {self.lr:g}) or raise lam1/lam2")
@@ -289,9 +297,7 @@ class DFIV:
         if held_out is None:
             return best
         izv, wv, yv = held_out
-        xiv = None if wv is None else self.covariate_net(wv)
-        phi = two_stage.with_intercept(self.instrument_net(izv))
-        loss = float(np.mean((yv - two_stage.predict_instrument(self.fit_, phi, xiv)) ** 2))
+        loss = float(np.mean((yv - self._instrument_prediction(izv, wv)) ** 2))
         self.history["validation_loss"].append(loss)
         return (loss, [net.snapshot() for net in self._networks()], epoch) if loss < best[0] else best
 
@@ -320,8 +326,12 @@ class DFIV:
 
     def predict_instrument(self, z, x=None):
         r"""Estimated :math:`E[\hat f(X, W)|Z=z, W=w]` (``x``: rows carrying the covariates w; only with covariates)."""
-        phi = two_stage.with_intercept(self.instrument_net(self._z_in(np.atleast_2d(z))))
-        return two_stage.predict_instrument(self.fit_, phi, self._covariate_features(x)) * self.y_scale
+        return self._instrument_prediction(self._z_in(np.atleast_2d(z)), self._covariate_inputs(x)) * self.y_scale
+
+    def _instrument_prediction(self, iz, w):
+        """:meth:`predict_instrument` from standardised instruments and covariates, in units of the scaled y."""
+        xi = None if w is None else self.covariate_net(w)
+        return two_stage.predict_instrument(self.fit_, two_stage.with_intercept(self.instrument_net(iz)), xi)
 
 
 DEMAND_SETTINGS = dict(treatment_layers=(16,), instrument_layers=(128, 64), treatment_features=1,
