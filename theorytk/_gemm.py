@@ -75,6 +75,24 @@ def _store_rows(C, r, j, rows, epilogue, gate, c00, c01, c10, c11, c20, c21, c30
 
 
 @kernel(inline="always")
+def _rank1_6x8(A, o0, o1, o2, o3, o4, o5, b0, b1, c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51):
+    """One rank-1 update of a 6 x 8 tile: row t of the tile += ``A.flat[o_t] * [b0, b1]`` (12 FMAs)."""
+    a = splat4_at(A, o0)
+    c00, c01 = fma4(a, b0, c00), fma4(a, b1, c01)
+    a = splat4_at(A, o1)
+    c10, c11 = fma4(a, b0, c10), fma4(a, b1, c11)
+    a = splat4_at(A, o2)
+    c20, c21 = fma4(a, b0, c20), fma4(a, b1, c21)
+    a = splat4_at(A, o3)
+    c30, c31 = fma4(a, b0, c30), fma4(a, b1, c31)
+    a = splat4_at(A, o4)
+    c40, c41 = fma4(a, b0, c40), fma4(a, b1, c41)
+    a = splat4_at(A, o5)
+    c50, c51 = fma4(a, b0, c50), fma4(a, b1, c51)
+    return c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51
+
+
+@kernel(inline="always")
 def _nn_tile(A, B, C, i, j, i1, bias, epilogue, gate):
     """``C[i:i+6, j:j+8] = epilogue(A[i:i+6] @ B[:, j:j+8] + bias[j:j+8])`` for the rows below ``i1``."""
     k_dim, n = B.shape
@@ -85,26 +103,9 @@ def _nn_tile(A, B, C, i, j, i1, bias, epilogue, gate):
     c01 = load4(bias, j + 4)
     c10, c11, c20, c21, c30, c31, c40, c41, c50, c51 = c00, c01, c00, c01, c00, c01, c00, c01, c00, c01
     for k in range(k_dim):
-        b0 = load4(B, k * n + j)
-        b1 = load4(B, k * n + j + 4)
-        a = splat4_at(A, r0 + k)
-        c00 = fma4(a, b0, c00)
-        c01 = fma4(a, b1, c01)
-        a = splat4_at(A, r1 + k)
-        c10 = fma4(a, b0, c10)
-        c11 = fma4(a, b1, c11)
-        a = splat4_at(A, r2 + k)
-        c20 = fma4(a, b0, c20)
-        c21 = fma4(a, b1, c21)
-        a = splat4_at(A, r3 + k)
-        c30 = fma4(a, b0, c30)
-        c31 = fma4(a, b1, c31)
-        a = splat4_at(A, r4 + k)
-        c40 = fma4(a, b0, c40)
-        c41 = fma4(a, b1, c41)
-        a = splat4_at(A, r5 + k)
-        c50 = fma4(a, b0, c50)
-        c51 = fma4(a, b1, c51)
+        c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51 = _rank1_6x8(
+            A, r0 + k, r1 + k, r2 + k, r3 + k, r4 + k, r5 + k, load4(B, k * n + j), load4(B, k * n + j + 4),
+            c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51)
     _store_rows(C, i, j, min(TILE_ROWS, i1 - i), epilogue, gate,
                 c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51)
 
@@ -138,27 +139,10 @@ def _tn_tile(A, G, C, k, j, i0, i1):
     k4, k5 = min(k + 4, last), min(k + 5, last)
     c00 = c01 = c10 = c11 = c20 = c21 = c30 = c31 = c40 = c41 = c50 = c51 = splat4(0.0)
     for i in range(i0, i1):
-        g0 = load4(G, i * n + j)
-        g1 = load4(G, i * n + j + 4)
         row = i * width
-        a = splat4_at(A, row + k)
-        c00 = fma4(a, g0, c00)
-        c01 = fma4(a, g1, c01)
-        a = splat4_at(A, row + k1)
-        c10 = fma4(a, g0, c10)
-        c11 = fma4(a, g1, c11)
-        a = splat4_at(A, row + k2)
-        c20 = fma4(a, g0, c20)
-        c21 = fma4(a, g1, c21)
-        a = splat4_at(A, row + k3)
-        c30 = fma4(a, g0, c30)
-        c31 = fma4(a, g1, c31)
-        a = splat4_at(A, row + k4)
-        c40 = fma4(a, g0, c40)
-        c41 = fma4(a, g1, c41)
-        a = splat4_at(A, row + k5)
-        c50 = fma4(a, g0, c50)
-        c51 = fma4(a, g1, c51)
+        c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51 = _rank1_6x8(
+            A, row + k, row + k1, row + k2, row + k3, row + k4, row + k5, load4(G, i * n + j), load4(G, i * n + j + 4),
+            c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51)
     _store_rows(C, k, j, min(TILE_ROWS, C.shape[0] - k), PLAIN, C,
                 c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51)
 
