@@ -19,6 +19,26 @@ Kinds:
 
 :class:`Verdicts` collects claims, says whether all hold and writes ``verdict.json``.
 
+From a theorem
+--------------
+A claim about a theorem is built from it: :meth:`UpperBound.of` evaluates the bound,
+:meth:`Rate.of` derives the expected exponent, :meth:`Agreement.of` evaluates an exact
+value, so no bound or exponent is typed by hand, and ``to_dict()["theorem"]`` records which
+statement the verdict is about. A theorem is any object with the *theorem protocol*
+(``proofs.theorem.Theorem`` is one; ``theorytk`` never imports ``proofs``):
+
+* ``name``, ``statement`` (str) and ``constant_known`` (bool: False where the paper leaves a
+  constant unspecified, so only rates may be checked against it);
+* ``source`` with ``reference``, ``where`` (theorem or equation number), ``confidence``
+  (``"paper"``, ``"secondary"``, ``"derived here"`` or ``"unconfirmed"``), and optionally
+  ``note`` and ``arxiv``;
+* ``evaluate(**params)`` -> array (the expression, NumPy broadcasting), ``exponent(symbol,
+  limit="oo")`` -> the leading power of the expression in ``symbol``, ``latex()`` -> str.
+
+A claim with no theorem behind it says so: pass ``sanity="why it is still worth checking"``
+to label it a sanity check (its sentence and record say so, and it is not expected to reject
+a planted wrong model), or leave both out and its record says ``"theorem": null``.
+
 References
 ----------
 .. [1] D. J. Schuirmann, "A comparison of the two one-sided tests procedure and the power
@@ -36,7 +56,10 @@ import numpy as np
 from theorytk import _validate
 from theorytk.stats import SlopeFit
 
-__all__ = ["Agreement", "Check", "Claim", "Rate", "UpperBound", "Verdicts"]
+__all__ = ["Agreement", "Check", "Claim", "Rate", "UpperBound", "Verdicts", "theorem_record"]
+
+_PROTOCOL = ("name", "statement", "source", "constant_known", "evaluate", "exponent", "latex")
+_SOURCE_FIELDS = ("reference", "where", "confidence")
 
 
 def _g(value):
@@ -48,6 +71,8 @@ def _jsonable(value):
     """Convert numpy scalars and arrays, tuples and mappings to JSON types; NaN/inf -> None."""
     if isinstance(value, Mapping):
         return {str(key): _jsonable(item) for key, item in value.items()}
+    if isinstance(value, np.ndarray) and value.ndim == 0:
+        return _jsonable(value.item())
     if isinstance(value, np.ndarray | list | tuple):
         return [_jsonable(item) for item in value]
     if isinstance(value, bool | np.bool_):
@@ -59,6 +84,54 @@ def _jsonable(value):
     if value is None or isinstance(value, str):
         return value
     raise TypeError(f"claim numbers must be numbers, strings, arrays or mappings of them, got {type(value).__name__}")
+
+
+def _theorem(theorem):
+    """Check the theorem protocol (see the module docstring); return the theorem or None."""
+    if theorem is None:
+        return None
+    missing = [attr for attr in _PROTOCOL if not hasattr(theorem, attr)]
+    missing += [f"source.{attr}" for attr in _SOURCE_FIELDS if not hasattr(getattr(theorem, "source", None), attr)]
+    if missing:
+        raise TypeError(f"theorem must follow the theorem protocol (name, statement, source, constant_known, "
+                        f"evaluate, exponent, latex); {type(theorem).__name__} lacks {missing}")
+    return theorem
+
+
+def theorem_record(theorem):
+    """The JSON-safe record of a theorem: name, statement, latex, reference, where, confidence, note, arxiv, constant_known."""
+    source = theorem.source
+    return {"name": theorem.name, "statement": theorem.statement, "latex": theorem.latex(),
+            "reference": source.reference, "where": source.where, "confidence": source.confidence,
+            "note": getattr(source, "note", ""), "arxiv": getattr(source, "arxiv", ""),
+            "constant_known": bool(theorem.constant_known)}
+
+
+def _sanity(sanity):
+    if sanity is None:
+        return None
+    if not isinstance(sanity, str) or not sanity.strip():
+        raise TypeError(f"sanity must be None or a non-empty str saying why the check is kept, got {sanity!r}")
+    return sanity
+
+
+def _evaluate(theorem, at):
+    """``theorem.evaluate(**at)`` with a clear error for a bad ``at``."""
+    if not isinstance(at, Mapping):
+        raise TypeError(f"at must be a mapping of the theorem's parameters to values, got {type(at).__name__}")
+    return np.asarray(theorem.evaluate(**at), dtype=float)
+
+
+def _basis_at(at):
+    """The parameters a theorem was evaluated at, JSON-safe."""
+    return {"at": _jsonable({key: np.asarray(value, dtype=float) if not isinstance(value, str) else value
+                             for key, value in at.items()})}
+
+
+def _require_constant(theorem, kind):
+    if not theorem.constant_known:
+        raise ValueError(f"{theorem.name} leaves its constant unspecified (constant_known=False): it can only back "
+                         f"a Rate claim, not {kind}")
 
 
 def _name(name):
@@ -121,15 +194,48 @@ _METHOD_NAMES = {"ols": "OLS", "wls": "WLS", "bootstrap": "bootstrap"}
 
 
 class Claim:
-    """Base of all claims: subclasses provide ``name``, ``holds``, ``numbers``, ``margin``, ``sentence``."""
+    """Base of all claims.
+
+    Subclasses provide ``name``, ``holds``, ``numbers``, ``margin``, a ``_verdict`` sentence,
+    and the fields ``theorem`` (an object with the theorem protocol, or None), ``basis``
+    (how the theorem was used: the parameters it was evaluated at, or the symbol and limit
+    of a derived exponent) and ``sanity`` (None, or why a claim that is not expected to
+    reject a planted wrong model is kept).
+    """
 
     @property
     def kind(self):
         """The claim's class name, e.g. ``"UpperBound"``."""
         return type(self).__name__
 
+    @property
+    def is_sanity_check(self):
+        """Labelled a sanity check (``sanity`` given): not expected to reject a planted wrong model."""
+        return self.sanity is not None
+
+    def _tail(self):
+        """What the claim checks, appended to its sentence: the theorem, or that it is a sanity check."""
+        if self.sanity is not None:
+            return f" [sanity check: {self.sanity}]"
+        if self.theorem is not None:
+            src = self.theorem.source
+            return f" [theorem {self.theorem.name}: {src.reference}, {src.where}; confidence {src.confidence}]"
+        return " [no theorem]"
+
+    def _provenance(self):
+        """Validate ``theorem``, ``basis`` and ``sanity`` in ``__post_init__``."""
+        object.__setattr__(self, "theorem", _theorem(self.theorem))
+        object.__setattr__(self, "sanity", _sanity(self.sanity))
+        if self.basis is not None and not isinstance(self.basis, Mapping):
+            raise TypeError(f"basis must be None or a mapping, got {type(self.basis).__name__}")
+        if self.basis is not None:
+            object.__setattr__(self, "basis", _jsonable(self.basis))
+
     def to_dict(self):
-        """JSON-safe record: name, kind, holds, numbers, margin, sentence (NaN/inf become null)."""
+        """JSON-safe record: name, kind, holds, numbers, margin, sentence, theorem, basis, sanity_check."""
+        theorem = None
+        if self.theorem is not None:
+            theorem = {**theorem_record(self.theorem), **(self.basis or {})}
         return {
             "name": self.name,
             "kind": self.kind,
@@ -137,11 +243,22 @@ class Claim:
             "numbers": _jsonable(self.numbers),
             "margin": _jsonable(self.margin),
             "sentence": self.sentence,
+            "theorem": theorem,
+            "sanity_check": self.sanity,
         }
 
 
+class _Judged(Claim):
+    """A statistical claim: its sentence is the verdict (``_verdict``) and what it checks."""
+
+    @property
+    def sentence(self):
+        """One sentence: the verdict with its key numbers, then the theorem it checks (or that it has none)."""
+        return self._verdict + self._tail()
+
+
 @dataclass(frozen=True, eq=False)
-class UpperBound(Claim):
+class UpperBound(_Judged):
     r"""The empirical quantity stays under a bound: every upper k-SE end is below it.
 
     With estimates :math:`e_i`, standard errors :math:`\mathrm{se}_i` and bound values
@@ -167,6 +284,12 @@ class UpperBound(Claim):
         Width of the band in standard errors (>= 0).
     labels : sequence of str, optional
         One label per element of the broadcast shape (C order), e.g. ``["N=2", "N=4"]``.
+    theorem : object with the theorem protocol, optional
+        The statement the claim checks (see the module docstring); use :meth:`of`.
+    basis : Mapping, optional
+        How the theorem was used (set by :meth:`of`).
+    sanity : str, optional
+        Why the claim is kept although it is not expected to reject a planted wrong model.
 
     Attributes
     ----------
@@ -189,9 +312,35 @@ class UpperBound(Claim):
     bound: np.ndarray
     k: float = 3.0
     labels: tuple | None = None
+    theorem: object = None
+    basis: Mapping | None = None
+    sanity: str | None = None
+
+    @classmethod
+    def of(cls, theorem, empirical, se, at, *, name=None, k=3.0, labels=None):
+        """The claim that ``empirical`` stays under ``theorem``'s bound evaluated at ``at``.
+
+        Parameters
+        ----------
+        theorem : object with the theorem protocol
+            Its ``constant_known`` must be True (an unspecified constant bounds nothing).
+        empirical, se : array_like of float
+        at : Mapping[str, array_like]
+            The theorem's parameters; ``theorem.evaluate(**at)`` is the bound (broadcast
+            against ``empirical``).
+        name : str, optional
+            Default: the theorem's statement.
+        k, labels
+            As in the class.
+        """
+        theorem = _theorem(theorem)
+        _require_constant(theorem, "an UpperBound")
+        return cls(name if name is not None else theorem.statement, empirical, se, _evaluate(theorem, at), k=k,
+                   labels=labels, theorem=theorem, basis=_basis_at(at))
 
     def __post_init__(self):
         _name(self.name)
+        self._provenance()
         arrays = _broadcast(empirical=self.empirical, se=self.se, bound=self.bound)
         _non_negative("se", arrays["se"])
         if np.any(arrays["bound"] <= 0):
@@ -253,8 +402,8 @@ class UpperBound(Claim):
         }
 
     @property
-    def sentence(self):
-        """One sentence: the verdict, the worst point and its ratio to the bound."""
+    def _verdict(self):
+        """The verdict, the worst point and its ratio to the bound."""
         upper, lower = self._upper_ratio, self._lower_ratio
         k = f"{self.k:g}"
         if self.holds:
@@ -278,7 +427,7 @@ class UpperBound(Claim):
 
 
 @dataclass(frozen=True)
-class Rate(Claim):
+class Rate(_Judged):
     r"""A fitted exponent is equivalent to the predicted one within a tolerance.
 
     .. math::
@@ -301,6 +450,12 @@ class Rate(Claim):
         Predicted exponent, e.g. ``-1.0`` for a ``1/N`` rate.
     tolerance : float
         Half-width (> 0) of the range of exponents accepted as equivalent.
+    theorem : object with the theorem protocol, optional
+        The statement the claim checks (see the module docstring); use :meth:`of`.
+    basis : Mapping, optional
+        How the theorem was used (set by :meth:`of`).
+    sanity : str, optional
+        Why the claim is kept although it is not expected to reject a planted wrong model.
 
     Attributes
     ----------
@@ -314,9 +469,44 @@ class Rate(Claim):
     fit: SlopeFit
     expected: float
     tolerance: float
+    theorem: object = None
+    basis: Mapping | None = None
+    sanity: str | None = None
+
+    @classmethod
+    def of(cls, theorem, symbol, fit, *, tolerance, limit="oo", name=None):
+        """The claim that ``fit``'s slope equals ``theorem``'s leading power in ``symbol``.
+
+        The expected exponent is ``theorem.exponent(symbol, limit)``, derived by sympy (e.g.
+        -1 for ``Vbar/N`` in ``N``); it must be a number (not depend on other symbols).
+
+        Parameters
+        ----------
+        theorem : object with the theorem protocol
+            A rate needs no constant, so ``constant_known=False`` is allowed.
+        symbol : str
+            The swept parameter, e.g. ``"N"``.
+        fit : theorytk.stats.SlopeFit
+        tolerance : float
+            Half-width of the equivalence range (> 0); state its reason where it is chosen.
+        limit : {"oo", "0"}
+            The regime of the leading power.
+        name : str, optional
+            Default: ``"<statement> vs <symbol>"``.
+        """
+        theorem = _theorem(theorem)
+        exponent = theorem.exponent(symbol, limit)
+        try:
+            expected = float(exponent)
+        except TypeError:
+            raise ValueError(f"{theorem.name}: the exponent in {symbol} is {exponent}, which depends on other "
+                             f"symbols; substitute them in a theorem of its own") from None
+        return cls(name if name is not None else f"{theorem.statement} vs {symbol}", fit, expected, tolerance,
+                   theorem=theorem, basis={"symbol": str(symbol), "limit": limit, "exponent": expected})
 
     def __post_init__(self):
         _name(self.name)
+        self._provenance()
         if not isinstance(self.fit, SlopeFit):
             raise TypeError(f"fit must be a theorytk.stats.SlopeFit, got {type(self.fit).__name__}")
         object.__setattr__(self, "expected", _validate.real("expected", self.expected))
@@ -352,8 +542,8 @@ class Rate(Claim):
         }
 
     @property
-    def sentence(self):
-        """One sentence: slope, interval, and how it sits against the expected range."""
+    def _verdict(self):
+        """Slope, interval, and how it sits against the expected range."""
         fit = self.fit
         found = (
             f"{_METHOD_NAMES.get(fit.method, fit.method)} slope {_g(fit.slope)} with {_percent(fit.level)} interval "
@@ -371,7 +561,7 @@ class Rate(Claim):
 
 
 @dataclass(frozen=True, eq=False)
-class Agreement(Claim):
+class Agreement(_Judged):
     r"""Two estimates agree within k combined standard errors plus a relative tolerance.
 
     .. math::
@@ -396,6 +586,12 @@ class Agreement(Claim):
         Relative tolerance on ``|b|`` (>= 0).
     labels : sequence of str, optional
         One label per element of the broadcast shape (C order).
+    theorem : object with the theorem protocol, optional
+        The statement the claim checks (see the module docstring); use :meth:`of`.
+    basis : Mapping, optional
+        How the theorem was used (set by :meth:`of`).
+    sanity : str, optional
+        Why the claim is kept although it is not expected to reject a planted wrong model.
 
     Attributes
     ----------
@@ -415,9 +611,25 @@ class Agreement(Claim):
     k: float = 3.0
     rel_tol: float = 0.0
     labels: tuple | None = None
+    theorem: object = None
+    basis: Mapping | None = None
+    sanity: str | None = None
+
+    @classmethod
+    def of(cls, theorem, a, se_a, at, *, name=None, k=3.0, rel_tol=0.0, labels=None):
+        """The claim that the estimate ``a`` equals ``theorem``'s exact expression evaluated at ``at``.
+
+        ``b = theorem.evaluate(**at)`` with ``se_b = 0``; the theorem's constant must be known.
+        Other parameters as in the class; ``name`` defaults to the theorem's statement.
+        """
+        theorem = _theorem(theorem)
+        _require_constant(theorem, "an Agreement")
+        return cls(name if name is not None else theorem.statement, a, se_a, _evaluate(theorem, at), 0.0, k=k,
+                   rel_tol=rel_tol, labels=labels, theorem=theorem, basis=_basis_at(at))
 
     def __post_init__(self):
         _name(self.name)
+        self._provenance()
         arrays = _broadcast(a=self.a, se_a=self.se_a, b=self.b, se_b=self.se_b)
         _non_negative("se_a", arrays["se_a"])
         _non_negative("se_b", arrays["se_b"])
@@ -471,8 +683,8 @@ class Agreement(Claim):
         }
 
     @property
-    def sentence(self):
-        """One sentence: the worst difference against what is allowed."""
+    def _verdict(self):
+        """The worst difference against what is allowed."""
         diff, combined, allowed, ratio = self._parts
         worst = int(np.argmax(ratio))
         rule = f"{self.k:g} combined SE" + (f" + {self.rel_tol:g}|b|" if self.rel_tol else "")
@@ -504,16 +716,27 @@ class Check(Claim):
         The numbers behind it, e.g. ``{"residual": 3e-13, "threshold": 1e-10}``; stored
         as JSON-safe values.
     sentence : str
-        One sentence explaining the verdict with those numbers.
+        One sentence explaining the verdict with those numbers; what the check is about
+        (theorem, sanity check, or neither) is appended to it.
+    theorem : object with the theorem protocol, optional
+        The statement the claim checks (see the module docstring); use :meth:`of`.
+    basis : Mapping, optional
+        How the theorem was used (set by :meth:`of`).
+    sanity : str, optional
+        Why the claim is kept although it is not expected to reject a planted wrong model.
     """
 
     name: str
     holds: bool
     numbers: dict
     sentence: str
+    theorem: object = None
+    basis: Mapping | None = None
+    sanity: str | None = None
 
     def __post_init__(self):
         _name(self.name)
+        self._provenance()
         if not isinstance(self.holds, bool | np.bool_):
             raise TypeError(f"holds must be a bool, got {self.holds!r} of type {type(self.holds).__name__}")
         if not isinstance(self.numbers, Mapping):
@@ -522,6 +745,7 @@ class Check(Claim):
             raise ValueError(f"sentence must be a non-empty str, got {self.sentence!r}")
         object.__setattr__(self, "holds", bool(self.holds))
         object.__setattr__(self, "numbers", _jsonable(self.numbers))
+        object.__setattr__(self, "sentence", self.sentence + self._tail())
 
     @property
     def margin(self):

@@ -1,8 +1,11 @@
 """What every validation shares: its command line, its executor and store, its artifacts.
 
-A validation module defines ``NAME``, a one-line ``DESCRIPTION`` and
-``experiment(context) -> Verdicts``, and ends with ``raise SystemExit(main())`` where
-``main = harness.entry_point(...)``. The harness parses the common flags, opens the
+A validation module defines ``NAME``, a one-line ``DESCRIPTION``, ``MUTANTS`` (the planted
+wrong models of :mod:`theorytk.mutants`) and ``experiment(context) -> Verdicts``, and ends
+with ``raise SystemExit(main())`` where ``main = harness.entry_point(...)``. The harness runs
+the experiment on the true model (``context.mutant is None``) and then once per mutant
+(``context.mutant`` is its name; every config of that run's sweep carries ``"mutant"``), and
+writes the discrimination matrix claim x mutant into ``verdict.json`` beside the claims. The harness parses the common flags, opens the
 executor and the result store, runs the experiment, and writes to ``--out``
 (default ``results/<name>/``): ``results.sqlite``, ``results.csv`` (one row per
 config x replicate), ``verdict.json``, ``manifest.json`` and the experiment's PNG plots.
@@ -22,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
+from theorytk.mutants import Discrimination
 from theorytk.store import ResultStore
 from theorytk.sweep import make_executor, sweep
 
@@ -42,9 +46,17 @@ class Context:
     progress: bool | None
     executor: object
     store: ResultStore
+    mutant: str | None = None
 
     def sweep(self, fn, configs, replicates):
-        """:func:`theorytk.sweep.sweep` on this run's executor and store (one sweep per experiment)."""
+        """:func:`theorytk.sweep.sweep` on this run's executor and store.
+
+        In a mutant run every config gets the entry ``"mutant": <name>`` (so its runs have
+        their own keys in the store, and ``fn`` can plant the wrong model); on the true model
+        the configs are passed unchanged.
+        """
+        if self.mutant is not None:
+            configs = [{**config, "mutant": self.mutant} for config in configs]
         return sweep(fn, configs, replicates, seed=self.seed, store=self.store, executor=self.executor,
                      resume=self.resume, progress=self.progress)
 
@@ -63,6 +75,8 @@ def parser(name, description):
     p.add_argument("--scheduler", default=None, help="dask scheduler address (default: a LocalCluster)")
     p.add_argument("--resume", action="store_true", help="skip runs already in the store")
     p.add_argument("--no-plot", action="store_true", help="write no PNG plots")
+    p.add_argument("--no-mutants", action="store_true",
+                   help="skip the planted wrong models (the verdict then has no discrimination matrix)")
     return p
 
 
@@ -90,8 +104,9 @@ def manifest(name, args, seconds):
     }
 
 
-def run(name, description, experiment, argv=None):
-    """Parse ``argv``, run ``experiment(context)``, write the artifacts; return the exit status."""
+def run(name, description, experiment, argv=None, mutants=()):
+    """Parse ``argv``, run ``experiment(context)`` on the true model and on each of ``mutants``,
+    write the artifacts; return the exit status."""
     args = parser(name, description).parse_args(argv)
     if args.seed < 0:
         print(f"error: --seed must be a non-negative integer, got {args.seed}", file=sys.stderr)
@@ -102,19 +117,27 @@ def run(name, description, experiment, argv=None):
     out = args.out if args.out is not None else Path("results") / name
     out.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
+    mutants = () if args.no_mutants else tuple(mutants)
     try:
         with make_executor(args.executor, args.workers, args.scheduler) as executor, \
                 ResultStore(out / "results.sqlite") as store:
-            context = Context(name, args.quick, args.seed, out, not args.no_plot, args.resume,
-                              None, executor, store)
-            verdicts = experiment(context)
+            def context(mutant, plot):
+                return Context(name, args.quick, args.seed, out, plot, args.resume, None, executor, store, mutant)
+
+            verdicts = experiment(context(None, not args.no_plot))
+            by_mutant = {m.name: experiment(context(m.name, False)) for m in mutants}
             store.to_csv(out / "results.csv")
     except (ValueError, TypeError, ImportError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    verdicts.to_json(out / "verdict.json")
+    record = verdicts.to_dict()
+    discrimination = Discrimination.of(verdicts, by_mutant, mutants) if mutants else None
+    record["mutants"] = discrimination.to_dict() if discrimination else None
+    (out / "verdict.json").write_text(json.dumps(record, indent=2, allow_nan=False) + "\n")
     (out / "manifest.json").write_text(json.dumps(manifest(name, args, time.perf_counter() - started), indent=2))
     print(verdicts.summary())
+    if discrimination:
+        print(discrimination.summary())
     print(f"artifacts in {out}/ ({time.perf_counter() - started:.1f} s)")
     return EXIT_OK if verdicts.all_hold else EXIT_CLAIM_FAILED
 
@@ -135,10 +158,10 @@ def mean_se_by(records, keys, value):
     return out
 
 
-def entry_point(name, description, experiment):
-    """``main(argv=None) -> exit status`` for a validation module."""
+def entry_point(name, description, experiment, mutants=()):
+    """``main(argv=None) -> exit status`` for a validation module with its planted ``mutants``."""
     def main(argv=None):
-        return run(name, description, experiment, argv)
+        return run(name, description, experiment, argv, mutants)
 
     main.__doc__ = f"Run validations.{name}: {description}"
     return main

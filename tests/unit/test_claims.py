@@ -21,7 +21,7 @@ def slope_fit(lo, hi, level=0.95):
 def test_upper_bound_holds_and_names_the_worst_point():
     claim = UpperBound("N*E", empirical=[0.20, 0.30, 0.44], se=[0.01, 0.02, 0.01], bound=1.0, labels=LABELS)
     assert claim.holds and not claim.violated and claim.status == "holds"
-    assert claim.sentence == "N*E stays under the bound: worst upper 3-SE end 0.47x of the bound at N=8."
+    assert claim.sentence == "N*E stays under the bound: worst upper 3-SE end 0.47x of the bound at N=8. [no theorem]"
     numbers = claim.numbers
     assert numbers["worst_label"] == "N=8"
     assert numbers["worst_upper_ratio"] == pytest.approx(0.47)
@@ -41,7 +41,7 @@ def test_upper_bound_inconclusive_when_the_band_straddles_the_bound():
     assert not claim.holds and not claim.violated and claim.status == "inconclusive"
     assert claim.sentence == (
         "E is not shown to stay under the bound: upper 3-SE end reaches 1.25x the bound at b, "
-        "but no point is more than 3 SE above it."
+        "but no point is more than 3 SE above it. [no theorem]"
     )
 
 
@@ -52,7 +52,7 @@ def test_upper_bound_violated_when_a_point_is_significantly_over():
     assert claim.numbers["n_significantly_over"] == 1 and claim.numbers["n_upper_over"] == 2
     assert claim.sentence == (
         "E exceeds the bound: 1 of 3 points lie more than 3 SE above it, "
-        "the furthest at N=4 with lower 3-SE end 1.3x the bound."
+        "the furthest at N=4 with lower 3-SE end 1.3x the bound. [no theorem]"
     )
 
 
@@ -66,7 +66,7 @@ def test_upper_bound_broadcasts_and_labels_two_dimensional_arrays():
 
 def test_upper_bound_scalar_sentence_has_no_label():
     sentence = UpperBound("E", 0.2, 0.01, 1.0).sentence
-    assert sentence == "E stays under the bound: worst upper 3-SE end 0.23x of the bound."
+    assert sentence == "E stays under the bound: worst upper 3-SE end 0.23x of the bound. [no theorem]"
 
 
 @pytest.mark.parametrize(
@@ -104,7 +104,7 @@ def test_rate_holds_when_the_interval_is_inside_the_equivalence_range():
     claim = Rate("W2 vs N", slope_fit(-1.06, -0.96), expected=-1.0, tolerance=0.1)
     assert claim.holds
     assert claim.sentence == (
-        "W2 vs N falls at the predicted rate: OLS slope -1.01 with 95% interval [-1.06, -0.96] lies inside -1 ± 0.1."
+        "W2 vs N falls at the predicted rate: OLS slope -1.01 with 95% interval [-1.06, -0.96] lies inside -1 ± 0.1. [no theorem]"
     )
     assert claim.margin == {"tolerance": 0.1, "level": 0.95}
 
@@ -131,7 +131,7 @@ def test_rate_from_a_real_fit_holds_for_the_true_exponent_only():
     assert not Rate("E", fit, expected=-0.5, tolerance=0.05).holds
     boot = SlopeFit(-1.0, 0.0, 0.01, -1.02, -0.98, 0.9, 2, None, "bootstrap")
     assert Rate("E", boot, -1.0, 0.05).sentence == (
-        "E falls at the predicted rate: bootstrap slope -1 with 90% interval [-1.02, -0.98] lies inside -1 ± 0.05."
+        "E falls at the predicted rate: bootstrap slope -1 with 90% interval [-1.02, -0.98] lies inside -1 ± 0.05. [no theorem]"
     )
 
 
@@ -160,7 +160,7 @@ def test_agreement_holds_within_k_combined_se():
     claim = Agreement("E", a=1.5, se_a=0.2, b=1.0, se_b=0.2)
     assert claim.holds
     assert claim.sentence == (
-        "E agrees within 3 combined SE: largest |a - b| = 0.5 (1.77 combined SE) is 0.589x the allowed 0.849."
+        "E agrees within 3 combined SE: largest |a - b| = 0.5 (1.77 combined SE) is 0.589x the allowed 0.849. [no theorem]"
     )
 
 
@@ -180,7 +180,7 @@ def test_agreement_fails_sentence_gives_the_z_score():
     assert not claim.holds and claim.numbers["n_disagree"] == 1
     assert claim.sentence == (
         "E disagrees: 1 of 2 points differ by more than 3 combined SE + 0.01|b|, "
-        "worst at index 1 with |a - b| = 1 (10 combined SE) against the allowed 0.32."
+        "worst at index 1 with |a - b| = 1 (10 combined SE) against the allowed 0.32. [no theorem]"
     )
 
 
@@ -212,7 +212,9 @@ def test_check_stores_json_safe_numbers():
         "holds": True,
         "numbers": {"residual": 3e-13, "iters": 7},
         "margin": None,
-        "sentence": "Residual 3e-13 < 1e-10.",
+        "sentence": "Residual 3e-13 < 1e-10. [no theorem]",
+        "theorem": None,
+        "sanity_check": None,
     }
 
 
@@ -272,7 +274,7 @@ def test_verdicts_to_json_is_strict_json_with_every_claim(tmp_path):
     assert data["all_hold"] is False and data["n_claims"] == 4 and data["n_hold"] == 3
     assert [claim["kind"] for claim in data["claims"]] == ["UpperBound", "Rate", "Agreement", "Check"]
     for claim, record in zip(verdicts, data["claims"]):
-        assert set(record) == {"name", "kind", "holds", "numbers", "margin", "sentence"}
+        assert set(record) == {"name", "kind", "holds", "numbers", "margin", "sentence", "theorem", "sanity_check"}
         assert record["holds"] == claim.holds and record["sentence"] == claim.sentence
     assert data["claims"][0]["numbers"]["empirical"] == [0.2, 0.3]
     assert data["claims"][1]["numbers"]["chi2_reduced"] is None
