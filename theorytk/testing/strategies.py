@@ -20,7 +20,7 @@ def seeds():
 
 
 @st.composite
-def mean_field_problems(draw, n=(4, 16), dim=(1, 2), lam=(0.01, 0.5), lam_l2=(0.02, 0.5),
+def mean_field_problems(draw, n=(4, 16), dim=(1, 1), lam=(0.01, 0.5), lam_l2=(0.02, 0.5),
                         losses=("squared",), activations=("tanh",)):
     """:class:`theorytk.mfld.MeanFieldProblem` s with random data.
 
@@ -30,7 +30,8 @@ def mean_field_problems(draw, n=(4, 16), dim=(1, 2), lam=(0.01, 0.5), lam_l2=(0.
     Parameters
     ----------
     n, dim : (int, int)
-        Inclusive ranges of the number of data points and the input dimension.
+        Inclusive ranges of the number of data points and the input dimension (d = 1 by
+        default: :func:`theorytk.mfld.mean_field_optimum` needs it).
     lam, lam_l2 : (float, float)
         Ranges of the temperature and the L2 weight (both > 0).
     losses, activations : sequence of str
