@@ -1,4 +1,16 @@
-"""The one place that sets numba's compilation flags.
+"""The one place that sets numba's compilation flags and where compiled kernels are cached.
+
+Compiled code never goes stale
+------------------------------
+numba's own on-disk cache is keyed by the source file of the jitted function (its mtime
+and size), not by the files of the helpers it inlines (``_vecmath``, ``_gemm``): after an
+edit to a helper, numba would load the old machine code without a warning. Kernels of
+theorytk are cached by :class:`SourceTreeLocator` instead: in ``cache_dir()``
+(``$THEORYTK_CACHE_DIR``, else ``$XDG_CACHE_HOME/theorytk/numba``, else
+``~/.cache/theorytk/numba``), stamped with a hash of the *contents* of every file that can
+reach the kernel's machine code: the shared helpers (``theorytk/_*.py``) and every module
+of the kernel's own subpackage. Any edit to one of them invalidates that subpackage's
+index, so the next call recompiles. :func:`clear_cache` removes the cache.
 
 ``FASTMATH`` allows reassociation (vectorised reductions), contraction into FMA and
 reciprocal approximations of division by constants, but *not* ``nnan``/``ninf``: kernels
@@ -28,11 +40,78 @@ against 3.3 s with ``PASSIVE``. Users with a dedicated machine may set ``ACTIVE`
 them in one kernel, alternating 10-epoch fits with ``ACTIVE`` and ``GOMP_SPINCOUNT=3000``
 showed no difference beyond this machine's run-to-run spread.)
 """
+import hashlib
 import os
+import shutil
+from functools import lru_cache
+from pathlib import Path
 
 from numba import njit
+from numba.core import caching
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+PACKAGE = Path(__file__).resolve().parent
+
+
+def cache_dir():
+    """Where theorytk's compiled kernels are cached (see the module docstring)."""
+    if os.environ.get("THEORYTK_CACHE_DIR"):
+        return Path(os.environ["THEORYTK_CACHE_DIR"])
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "theorytk" / "numba"
+
+
+def clear_cache():
+    """Remove every cached kernel of theorytk (``cache_dir()``); return the path removed."""
+    path = cache_dir()
+    shutil.rmtree(path, ignore_errors=True)
+    return path
+
+
+@lru_cache(maxsize=None)
+def source_stamp(folder):
+    """SHA-256 of the contents of the shared helpers and of every module under ``folder``.
+
+    ``folder`` is a kernel's subpackage (or the package itself for the shared helpers).
+    """
+    folder = Path(folder)
+    files = sorted(PACKAGE.glob("_*.py")) + sorted(folder.rglob("*.py") if folder != PACKAGE else [])
+    digest = hashlib.sha256()
+    for path in dict.fromkeys(files):
+        digest.update(path.relative_to(PACKAGE).as_posix().encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+class SourceTreeLocator(caching._SourceFileBackedLocatorMixin, caching._CacheLocator):
+    """numba cache locator for theorytk kernels: stamped by the sources they can inline.
+
+    Only functions defined under the theorytk package use it; any other function falls
+    through to numba's own locators.
+    """
+
+    def __init__(self, py_func, py_file):
+        self._py_file = py_file
+        self._lineno = py_func.__code__.co_firstlineno
+        self._folder = Path(py_file).resolve().parent
+        self._cache_path = str(cache_dir() / Path(py_file).resolve().parent.relative_to(PACKAGE.parent))
+
+    def get_cache_path(self):
+        return self._cache_path
+
+    def get_source_stamp(self):
+        return source_stamp(self._folder)
+
+    @classmethod
+    def from_function(cls, py_func, py_file):
+        if not Path(py_file).resolve().is_relative_to(PACKAGE):
+            return None
+        return super().from_function(py_func, py_file)
+
+
+if SourceTreeLocator not in caching.CacheImpl._locator_classes:
+    caching.CacheImpl._locator_classes.insert(0, SourceTreeLocator)
 
 FASTMATH = frozenset({"nsz", "arcp", "contract", "reassoc"})
 
