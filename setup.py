@@ -25,7 +25,8 @@ setup(
         "threadpoolctl>=3.1",
     ],
     extras_require={
-        "test": ["pytest>=7", "hypothesis>=6.80", "dask[distributed]>=2024.1"],
+        "test": ["pytest>=7", "hypothesis>=6.80", "dask[distributed]>=2024.1", "deeptime>=0.4", "pandas>=2.0"],
+        "frame": ["pandas>=2.0"],
         "dask": ["dask[distributed]>=2024.1"],
         "bench": ["jax[cpu]>=0.4"],
     },

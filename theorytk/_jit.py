@@ -22,23 +22,14 @@ Caution: ``reassoc`` still lets LLVM fold ``x - x == 0`` to true, and numba 0.68
 bits must not depend on the calling context (e.g. on the driver that inlines it) belongs in
 a function compiled with ``fastmath=False``.
 
-Parallel kernels run on numba's OpenMP threading layer here. Its idle threads spin (GNU
-OpenMP's default active wait policy), and when the cores are shared with other work that
-spinning starves the threads doing the work: a DFIV network step on two threads took
-56 ms against 18 ms on one thread on a loaded 2-core machine, and 15-17 ms on either with
-``OMP_WAIT_POLICY=PASSIVE``. So this module sets ``OMP_WAIT_POLICY=PASSIVE`` unless the
-user has set it (it takes effect if the OpenMP runtime has not been loaded yet, i.e. when
-theorytk is imported before any other OpenMP user).
-
-The price is a wake-up per parallel region: on this (Firecracker) VM an empty ``prange``
-costs 18 us back to back and 87 us after some Python work, against 3 us with spinning
-threads; a DFIV fit on an otherwise idle machine runs 4-8% faster with
-``OMP_WAIT_POLICY=ACTIVE``. A bounded spin does not rescue the shared case: two DFIV fits
-in two processes at once took 8.3 s each with ``ACTIVE`` and ``GOMP_SPINCOUNT=30000``
-against 3.3 s with ``PASSIVE``. Users with a dedicated machine may set ``ACTIVE`` themselves.
-(The 4-8% was measured while DFIV's inner loops still returned to Python every step; with
-them in one kernel, alternating 10-epoch fits with ``ACTIVE`` and ``GOMP_SPINCOUNT=3000``
-showed no difference beyond this machine's run-to-run spread.)
+Parallel kernels run on numba's OpenMP threading layer. Its idle threads spin by default
+(GNU OpenMP's active wait policy), and when the cores are shared with other work that
+spinning starves the threads doing the work. So this module sets
+``OMP_WAIT_POLICY=PASSIVE`` unless the user has set it (it takes effect if the OpenMP
+runtime has not been loaded yet, i.e. when theorytk is imported before any other OpenMP
+user). The price is a wake-up per parallel region; users with a dedicated machine may set
+``ACTIVE`` themselves. The measurements behind this choice are in
+``benchmarks/MEASUREMENTS.md``.
 """
 import hashlib
 import os
