@@ -1,0 +1,28 @@
+"""Mini-batch optimisation of the symmetric contrastive (InfoNCE) loss and the simplex ETF.
+
+The objective over a batch list (:func:`loss`), its projected-gradient minimiser on the
+product of spheres with parallel restarts (:func:`minimise`), batch lists
+(:func:`all_batches`, :func:`disjoint_batches`, :func:`random_subset`), the reference
+configurations (:func:`simplex_etf`, :func:`cross_polytope`) and their losses in closed
+form. Reference: J. Cho, K. Sreenivasan et al., "Mini-Batch Optimization of Contrastive
+Loss", TMLR 2024 (arXiv 2307.05906); the loss as in the authors' code krafton-ai/mini-batch-cl.
+"""
+from theorytk.contrastive.batches import all_batches, check_batches, disjoint_batches, random_subset
+from theorytk.contrastive.loss import (cross_polytope, cross_polytope_loss, etf_loss, loss, partition_batch_loss,
+                                       simplex_etf)
+from theorytk.contrastive.minimise import ContrastiveSolution, minimise
+
+__all__ = [
+    "ContrastiveSolution",
+    "all_batches",
+    "check_batches",
+    "cross_polytope",
+    "cross_polytope_loss",
+    "disjoint_batches",
+    "etf_loss",
+    "loss",
+    "minimise",
+    "partition_batch_loss",
+    "random_subset",
+    "simplex_etf",
+]
