@@ -56,6 +56,20 @@ def loss(U, V, batches, tau=1.0, symmetric=True):
     return float(_kernels.loss_and_gradient(U, V, batches, tau, bool(symmetric))[0])
 
 
+def gradient(U, V, batches, tau=1.0, symmetric=True):
+    """Euclidean gradients :math:`(\\nabla_U L, \\nabla_V L)` of :func:`loss`, each of shape (N, d).
+
+    :math:`\\nabla_U L = W V/\\tau`, :math:`\\nabla_V L = W^\\top U/\\tau` with :math:`W` the batch-averaged
+    softmax coefficients (:mod:`theorytk.contrastive._kernels`). At a constrained stationary point
+    each row is normal to its sphere: :math:`\\nabla_{u_i} L = \\lambda_i u_i`.
+    """
+    U, V = check_embeddings(U, V)
+    batches = check_batches(batches, U.shape[0])
+    tau = _validate.positive("tau", tau)
+    _, gU, gV = _kernels.loss_and_gradient(U, V, batches, tau, bool(symmetric))
+    return gU, gV
+
+
 def simplex_etf(N, d):
     """The simplex ETF: N unit vectors in :math:`\\mathbb{R}^d` with :math:`u_i\\cdot u_j = -1/(N-1)`, ``d >= N - 1``.
 

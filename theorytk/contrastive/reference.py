@@ -51,6 +51,16 @@ def loss_and_gradient(U, V, batches, tau=1.0, symmetric=True):
     return loss * scale, W @ V / tau, W.T @ U / tau
 
 
+def batch_losses(U, V, batches, tau=1.0, symmetric=True):
+    """The loss :math:`\\ell_S` of every batch of the list, shape (m,)."""
+    S = U @ V.T / tau
+    block = S[batches[:, :, None], batches[:, None, :]]
+    out = -np.trace(_log_softmax(block), axis1=1, axis2=2)
+    if symmetric:
+        out -= np.trace(_log_softmax(np.swapaxes(block, 1, 2)), axis1=1, axis2=2)
+    return out / batches.shape[1]
+
+
 def tangent(X, G):
     """Project each row of ``G`` on the tangent space of the unit sphere at the row of ``X``."""
     return G - np.sum(G * X, axis=-1, keepdims=True) * X
