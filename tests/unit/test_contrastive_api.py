@@ -73,7 +73,7 @@ def test_schemes():
     (lambda: c.minimise(3, 3, c.all_batches(4, 2)), ValueError, "batch indices must lie in"),
     (lambda: c.minimise(4, 3, [[0, 0]]), ValueError, "distinct"),
     (lambda: c.minimise(4, 3, [[0.0, 1.0]]), TypeError, "integers"),
-    (lambda: c.minimise(4, 3, c.all_batches(4, 2), tau=0.0), ValueError, "tau must be > 0"),
+    (lambda: c.minimise(4, 3, c.all_batches(4, 2), tau=0.0), ValueError, "tau must be >= 0.01"),
     (lambda: c.minimise(4, 3, c.all_batches(4, 2), restarts=0), ValueError, "restarts must be >= 1"),
     (lambda: c.loss(np.ones((3, 2)), np.ones((3, 2)), c.all_batches(3, 2)), ValueError, "unit norm"),
     (lambda: c.loss(np.eye(3), np.eye(4), c.all_batches(3, 2)), ValueError, "V must have shape"),

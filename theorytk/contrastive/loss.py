@@ -42,7 +42,7 @@ def loss(U, V, batches, tau=1.0, symmetric=True):
     batches : array_like of int, shape (m, B)
         Batch list (:mod:`theorytk.contrastive.batches`); ``all_batches(N, N)`` is the full batch.
     tau : float, default 1.0
-        Temperature (> 0); the authors' code has none, i.e. 1.
+        Temperature (>= 0.01, :data:`~theorytk.contrastive._kernels.TAU_MIN`); the authors' code has none, i.e. 1.
     symmetric : bool, default True
         Both directions (CLIP/symmetric InfoNCE); False keeps the u-to-v term only.
 
@@ -52,7 +52,7 @@ def loss(U, V, batches, tau=1.0, symmetric=True):
     """
     U, V = check_embeddings(U, V)
     batches = check_batches(batches, U.shape[0])
-    tau = _validate.positive("tau", tau)
+    tau = _validate.real("tau", tau, minimum=_kernels.TAU_MIN)
     return float(_kernels.loss_and_gradient(U, V, batches, tau, bool(symmetric))[0])
 
 
@@ -65,7 +65,7 @@ def gradient(U, V, batches, tau=1.0, symmetric=True):
     """
     U, V = check_embeddings(U, V)
     batches = check_batches(batches, U.shape[0])
-    tau = _validate.positive("tau", tau)
+    tau = _validate.real("tau", tau, minimum=_kernels.TAU_MIN)
     _, gU, gV = _kernels.loss_and_gradient(U, V, batches, tau, bool(symmetric))
     return gU, gV
 

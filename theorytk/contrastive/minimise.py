@@ -89,7 +89,7 @@ def minimise(N, d, batches, *, tau=1.0, symmetric=True, restarts=8, lr=None, tol
     batches : array_like of int, shape (m, B)
         Batch list, e.g. :func:`~theorytk.contrastive.batches.all_batches`.
     tau : float, default 1.0
-        Temperature (> 0).
+        Temperature (>= 0.01, :data:`~theorytk.contrastive._kernels.TAU_MIN`).
     symmetric : bool, default True
         Symmetric InfoNCE (False: the u-to-v term only).
     restarts : int, default 8
@@ -107,7 +107,7 @@ def minimise(N, d, batches, *, tau=1.0, symmetric=True, restarts=8, lr=None, tol
     N = _validate.integer("N", N, minimum=2)
     d = _validate.integer("d", d, minimum=1)
     batches = check_batches(batches, N)
-    tau = _validate.positive("tau", tau)
+    tau = _validate.real("tau", tau, minimum=_kernels.TAU_MIN)
     restarts = _validate.integer("restarts", restarts, minimum=1)
     lr = DEFAULT_LR_PER_N * N if lr is None else _validate.positive("lr", lr)
     tol = _validate.positive("tol", tol)

@@ -73,6 +73,7 @@ def run_scheme(N, d, B, scheme, steps, *, lr=0.5, tau=1.0, seed=0):
     lr : float, default 0.5
         Step size (the authors' synthetic experiment).
     tau : float, default 1.0
+        Temperature (>= 0.01, :data:`~theorytk.contrastive._kernels.TAU_MIN`).
     seed : int or numpy.random.SeedSequence
         Start point from child 0 of ``seed`` (as :func:`~theorytk.contrastive.minimise.minimise`
         restart 0), the partitions from child 1.
@@ -89,7 +90,7 @@ def run_scheme(N, d, B, scheme, steps, *, lr=0.5, tau=1.0, seed=0):
     _validate.choice("scheme", scheme, SCHEMES)
     steps = _validate.integer("steps", steps, minimum=1)
     lr = _validate.positive("lr", lr)
-    tau = _validate.positive("tau", tau)
+    tau = _validate.real("tau", tau, minimum=_kernels.TAU_MIN)
     U, V = initial_points(N, d, 1, seed)[0]
     rng = child_generators(seed, 2)[1]
     everything, full = all_batches(N, B), all_batches(N, N)
