@@ -150,6 +150,77 @@ PAPER_DISTILLATION = Theorem(
     constant_known=False,
 )
 
+c_eps, g_fast, n_hops = sp.symbols("c_eps g_fast n_hops", positive=True)
+
+
+def _first_order(name, statement, derivation, note="", confidence="derived here", reference=DERIVED):
+    """A statement ``deviation = c eps + O(eps^2)`` (unknown c > 0): its exponent in eps as eps -> 0+ is 1."""
+    return Theorem(name=name, statement=statement, expr=c_eps * eps, symbols=(eps, c_eps),
+                   source=Source(reference, derivation, confidence, note), constant_known=False)
+
+
+_PERTURBED_PI = ("P = P0 + eps E with P0 block-diagonal (irreducible clusters, uniform law 1/M) gives pi = pi0 + "
+                 "eps pi0 E Z + O(eps^2) inside each cluster's conditional law (Schweitzer, J. Appl. Prob. 5, 1968: "
+                 "perturbation of the stationary law through the fundamental matrix Z)")
+
+META_OFFDIAG = _first_order(
+    "meta_offdiagonal",
+    "Q_{k,k+1} = eps q/M (1 + O(eps)): |Q_{k,k+1} M/(eps q) - 1| = c eps + O(eps^2)",
+    _PERTURBED_PI + "; with one exit, Q_{k,k+1} = pi(exit_k | C_k) eps q = (1/M + O(eps)) eps q. Checked exactly "
+    "on the K = 2, M = 3 two-way chain (obligation meta_offdiagonal_first_order).")
+
+META_MFPT = _first_order(
+    "meta_mfpt",
+    "|MFPT of Q from cluster 1 to K / pi-averaged MFPT of P from C_1 - 1| = c eps + O(eps^2)",
+    "Both are T0 (1 + O(eps)) with the same T0 = sum_k M/(eps q) (RENEWAL for P; the K-state chain Q with forward "
+    "probabilities Q_{k,k+1} = eps q/M (1 + O(eps)) for Q), so their ratio is 1 + O(eps). Checked exactly on the "
+    "K = 2, M = 3 chain (obligation meta_mfpt_first_order).")
+
+RESCALED_CORRECTION = _first_order(
+    "rescaled_correction",
+    "beta = log(M/eps): |rescaled meta-chain hitting time / ((K-1)(1+q)/q) - 1| = c eps + O(eps^2)",
+    "The forward logit log Q_{k,k+1} + beta = log q + O(eps) and the diagonal one log(1 - O(eps)) = O(eps): the "
+    "rescaled chain steps forward with probability q/(1+q) + O(eps); RESCALED_META_HITTING.")
+
+RESCALED_META_HITTING = Theorem(
+    name="rescaled_meta_hitting",
+    statement="forward meta-chain, beta = log(1/Q_{k,k+1}) + log q: the rescaled chain hits the goal in "
+              "n (1+q)/q steps, n = K - 1 hops, for every eps (O(K), eps-free: our concrete Thm 4.3)",
+    expr=n_hops * (1 + q) / q + 0 * eps,
+    symbols=(n_hops, q, eps),
+    source=Source(DERIVED, "Softmax of (log(1 - Q_fwd), log Q_fwd + beta) = (1, q)/(1 + q): each hop is "
+                  "Geometric((q/(1+q))) steps, n hops. With beta learned from sampled runs (beta^ = -log of the "
+                  "mean sampled forward probability) q is 1 up to the sampling error.", "derived here",
+                  "Our reading of Thm 4.3 (PAPER_DISTILLATION, [secondary]); the paper's beta = Theta(log(M/eps))."),
+)
+
+METASTABLE_LADDER = _first_order(
+    "metastable_ladder",
+    "a chain with K clusters joined by Theta(eps) edges has K eigenvalues with |1 - lambda_i| = O(eps)",
+    "The K-dimensional null space of I - P0 (cluster indicators) moves by O(eps) under P0 + eps E "
+    "(Kato perturbation of a semisimple eigenvalue); SPECTRAL_GAP_TWO_CLUSTERS is the K = 2 case, checked exactly.",
+    "Simon & Ando, Econometrica 29 (1961); Courtois, Decomposability (1977); not re-read here.",
+    confidence="secondary",
+    reference="Simon & Ando, Aggregation of variables in dynamic systems, Econometrica 29 (1961)")
+
+CLUSTER_SPECTRUM = Theorem(
+    name="cluster_spectrum",
+    statement="the (K+1)-th eigenvalue stays at the clusters' gap: |1 - lambda_(K+1)| = g + O(eps), g > 0",
+    expr=g_fast + c_eps * eps,
+    symbols=(eps, g_fast, c_eps),
+    source=Source("Simon & Ando, Aggregation of variables in dynamic systems, Econometrica 29 (1961)",
+                  "The remaining eigenvalues of P0 (each cluster's spectrum without its 1) move by O(eps) (Kato).",
+                  "secondary", "Not re-read here."),
+    constant_known=False,
+)
+
+GAP_RATIO = _first_order(
+    "gap_ratio",
+    "|(1 - lambda_2(P))/(1 - lambda_2(Q)) - 1| = c eps + O(eps^2)",
+    "1 - lambda_2(P) and 1 - lambda_2(Q) are both (the meta-chain generator's eigenvalue) eps (1 + O(eps)) "
+    "(METASTABLE_LADDER for P; Q's entries are those of the meta-generator to first order, META_OFFDIAG).")
+
+
 LOCAL_VIEWS_COINCIDE = Theorem(
     name="local_views_coincide",
     statement="lifted chain (theorytk.metastable.lifted_chain, decoys): P Phi = Phi B with one out-edge of x per "
@@ -180,7 +251,8 @@ LOCAL_SEARCH_LIMIT = Theorem(
 )
 
 THEOREMS = (LEADING_TERM, RENEWAL, BOOSTED, QSD_EXIT, AGGREGATION, POTENTIAL_ADJOINT, SPECTRAL_GAP_TWO_CLUSTERS,
-            LOCAL_VIEWS_COINCIDE, LOCAL_SEARCH_LIMIT, PAPER_HITTING_TIME, PAPER_PPO, PAPER_DISTILLATION)
+            META_OFFDIAG, META_MFPT, RESCALED_CORRECTION, RESCALED_META_HITTING, METASTABLE_LADDER, CLUSTER_SPECTRUM,
+            GAP_RATIO, LOCAL_VIEWS_COINCIDE, LOCAL_SEARCH_LIMIT, PAPER_HITTING_TIME, PAPER_PPO, PAPER_DISTILLATION)
 
 
 def lazy_cyclic_chain(n_exits):
@@ -303,11 +375,26 @@ def _equilibrium_potential(P, A, B):
     return h
 
 
+def _two_way_meta_deviations(P):
+    """|Q_01 M/eps - 1| and |meta MFPT/(pi-averaged MFPT from C_0) - 1| of a two-cluster chain (M = 3, q = 1)."""
+    n = P.shape[0]
+    balance = (sp.eye(n) - P).T
+    balance[n - 1, :] = sp.ones(1, n)  # an irreducible chain: replace one balance equation by sum(pi) = 1
+    pi = balance.LUsolve(sp.zeros(n - 1, 1).col_join(sp.ones(1, 1))).applyfunc(sp.factor)
+    first, second = [0, 1, 2], [3, 4, 5]
+    mass = sum(pi[i] for i in first)
+    q01 = sum(pi[i] * sum(P[i, j] for j in second) for i in first) / mass
+    times = [exact_hitting_time(P, x, second) for x in first]
+    full = sum(pi[x] * t for x, t in zip(first, times)) / mass
+    return sp.simplify(q01 * 3 / eps - 1), sp.simplify(1 / q01 / full - 1)
+
+
 def obligations():
     """The derivation steps that sympy can check, as ``name -> (kind, expression)``.
 
-    ``kind`` is ``"zero"`` (the expression simplifies to 0) or ``"limit"`` with
-    ``(expression, value)`` (the limit as eps -> 0+ equals value). ``tests/proofs`` checks each.
+    ``kind`` is ``"zero"`` (the expression simplifies to 0), ``"limit"`` with
+    ``(expression, value)`` (the limit as eps -> 0+ equals value) or ``"first_order"`` (the
+    expression over eps has a finite non-zero limit as eps -> 0+: it is c eps + O(eps^2)). ``tests/proofs`` checks each.
     """
     t, s = sp.symbols("t s", positive=True)
     x = sp.Symbol("x")
@@ -319,6 +406,7 @@ def obligations():
     P2 = lazy_cyclic_chain(1)
     P2[5, :] = (1 - eps) * P2[5, :]
     P2[5, 0] += eps
+    meta_offdiag, meta_mfpt = _two_way_meta_deviations(P2)
     c = sp.Symbol("c")
     char = sp.Poly(sp.expand((x * sp.eye(6) - P2).det().subs(x, 1 - c * eps)), eps)
     # the lowest power of eps with a coefficient that is not identically zero in c
@@ -361,6 +449,9 @@ def obligations():
         "potential_adjoint_identity_two_state_A": ("zero", potential2),
         "capacity_same_for_reversal": ("zero", capacity),
         "capacity_same_for_reversal_two_state_A": ("zero", capacity2),
+        # meta-chain of the two-way K = 2, M = 3 chain: both deviations are exactly first order in eps
+        "meta_offdiagonal_first_order": ("first_order", meta_offdiag),
+        "meta_mfpt_first_order": ("first_order", meta_mfpt),
         # spectral: with lambda = 1 - c eps, the lowest order in eps of det(lambda I - P) is a polynomial in c
         # whose roots are the two eigenvalues near 1: c = 0 (lambda = 1) and c = 2/M (the metastable one)
         "spectral_two_clusters_roots": ("zero", sp.Poly(lowest, c).monic().as_expr()

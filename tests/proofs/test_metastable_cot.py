@@ -1,7 +1,8 @@
 """Symbolic obligations of proofs.metastable_cot, and the theorems against the numerical solver.
 
 * Every obligation holds: ``zero`` -> ``sympy.simplify(expr) == 0``; ``limit`` -> the limit
-  as eps -> 0+ equals the stated value.
+  as eps -> 0+ equals the stated value; ``first_order`` -> expr/eps has a finite non-zero
+  limit (expr = c eps + O(eps^2)).
 * The checks can fail: a wrong renewal constant, a wrong boosting law (1/f^2), the
   *forward* potential-theory formula on the same non-reversible chain, and a wrong
   eigenvalue gap (eps/M) fail the same checks.
@@ -27,6 +28,9 @@ def holds(kind, payload):
     if kind == "limit":
         expr, value = payload
         return sp.simplify(sp.limit(expr, mc.eps, 0, "+") - value) == 0
+    if kind == "first_order":
+        slope = sp.limit(payload / mc.eps, mc.eps, 0, "+")
+        return bool(slope.is_finite) and slope != 0
     raise AssertionError(f"unknown obligation kind {kind!r}")
 
 
@@ -35,7 +39,7 @@ def test_obligations_are_present():
                  "potential_adjoint_identity", "capacity_same_for_reversal", "spectral_two_clusters_roots",
                  "two_exits_leading_term", "lift_is_covering_of_circulant", "local_recall_is_chance"):
         assert name in OBLIGATIONS
-    assert {kind for kind, _ in OBLIGATIONS.values()} <= {"zero", "limit"}
+    assert {kind for kind, _ in OBLIGATIONS.values()} <= {"zero", "limit", "first_order"}
 
 
 @pytest.mark.parametrize("name", sorted(OBLIGATIONS))
@@ -108,3 +112,10 @@ def test_theorems_have_sources_and_evaluate():
     for theorem in (mc.PAPER_HITTING_TIME, mc.PAPER_PPO, mc.PAPER_DISTILLATION):
         assert theorem.source.confidence == "secondary" and not theorem.constant_known
     assert mc.BOOSTED.check(K=4, M=16, eps=0.01, q=1.0, h=3.0, f=200.0)  # f eps q >= 1 is named
+
+
+def test_first_order_obligation_can_fail():
+    """A second-order or a square-root deviation is not c eps + O(eps^2)."""
+    assert holds("first_order", -2 * mc.eps / (2 * mc.eps + 3))
+    assert not holds("first_order", mc.eps**2)
+    assert not holds("first_order", sp.sqrt(mc.eps))
