@@ -12,7 +12,10 @@
    (distractor) edges is the documented counterexample.
 5. QSD exit mean = 1/(1 - lambda); potential theory with adjoint objects is exact;
    capacities of P and P* agree (rtol 1e-9).
-6. Optional cross-check against deeptime's mfpt (skipped if deeptime is absent).
+6. Cross-check against deeptime's mfpt (deeptime is in the ``test`` extra; skipped only if absent).
+7. Twins: ``leading_term``, ``renewal_hitting_time`` (also on boosted chains) and
+   ``quasi_stationary``'s mean exit equal ``proofs.metastable_cot`` LEADING_TERM, RENEWAL,
+   BOOSTED and QSD_EXIT evaluated at the chain's parameters, for random admissible chains.
 """
 import numpy as np
 import pytest
@@ -20,6 +23,7 @@ import scipy.sparse as sparse
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from proofs import metastable_cot as thm
 from theorytk.metastable import (
     aggregate,
     boost_sparse_edges,
@@ -29,9 +33,11 @@ from theorytk.metastable import (
     leading_term,
     potential_theory,
     quasi_stationary,
+    renewal_hitting_time,
     simulate_hitting,
 )
 from theorytk.metastable.chains import DISTRACTOR
+from theorytk.metastable.exact import path_exits
 
 K_MC = 4.5
 seeds = st.integers(min_value=0, max_value=2**32 - 1)
@@ -124,3 +130,69 @@ def test_deeptime_cross_check():
     theirs = analysis.mfpt(dense, chain.goal)
     np.testing.assert_allclose(ours, theirs, rtol=1e-10)
     assert chain_from_csr(dense, chain.labels, start=0, goal=chain.goal).n_states == dense.shape[0]
+
+
+# ----------------------------------------------------------------------------- twins: theorytk (numeric) = proofs (sympy)
+admissible = st.tuples(sizes, st.floats(1e-5, 0.1), st.floats(0.3, 3.0), st.integers(1, 2), seeds)
+
+
+def _cluster_terms(chain):
+    """(M_k, s_k, h_k) per cluster before the goal: size, sparse probability and E^{P0}[entry_k -> exit_k].
+
+    h_k is solved by theorytk's general solver on the cluster kernel with the exit row renormalised, an
+    independent route from ``renewal_hitting_time``'s own dense solve.
+    """
+    entry, out = chain.start, []
+    for k, exits in enumerate(path_exits(chain)):
+        (x, y), states = exits[0], chain.cluster(k)
+        s = float(chain.P[x, y])
+        block = chain.P[states][:, states].toarray()
+        block[np.searchsorted(states, x)] /= 1.0 - s
+        local = chain_from_csr(block, np.zeros(states.size, dtype=int), start=int(np.searchsorted(states, entry)),
+                               goal=[int(np.searchsorted(states, x))])
+        out.append((states.size, s, hitting_times(local).at(local.start)))
+        entry = int(y)
+    return out
+
+
+@settings(max_examples=25)
+@given(admissible)
+def test_leading_term_twin(params):
+    (K, M), eps, q, exits, seed = params
+    eps = min(eps, 0.5 / q)
+    chain = cot_chain(K, M, eps, q=q, exits=min(exits, M), seed=seed)
+    expected = float(thm.LEADING_TERM.evaluate(K=K, M=M, eps=eps, Q=min(exits, M) * q))
+    assert leading_term(chain) == pytest.approx(expected, rel=1e-12)
+
+
+@settings(max_examples=25)
+@given(admissible, st.floats(1.0, 20.0))
+def test_renewal_and_boosted_twins(params, f):
+    (K, M), eps, q, _, seed = params
+    eps = min(eps, 0.5 / q)
+    f = min(f, 0.5 / (eps * q))
+    chain = cot_chain(K, M, eps, q=q, seed=seed)
+    terms = _cluster_terms(chain)
+    # one cluster's term is RENEWAL (BOOSTED) with K = 2; the chain's value sums them
+    renewal = sum(float(thm.RENEWAL.evaluate(K=2, M=Mk, eps=eps, q=q, h=h)) for Mk, _, h in terms)
+    boosted = sum(float(thm.BOOSTED.evaluate(K=2, M=Mk, eps=eps, q=q, h=h, f=f)) for Mk, _, h in terms)
+    assert renewal_hitting_time(chain) == pytest.approx(renewal, rel=1e-9)
+    assert renewal_hitting_time(boost_sparse_edges(chain, f)) == pytest.approx(boosted, rel=1e-9)
+    assert all(s == pytest.approx(eps * q, rel=1e-12) for _, s, _ in terms)
+
+
+@settings(max_examples=20)
+@given(sizes, st.floats(1e-3, 0.2), st.floats(0.0, 1.0), seeds)
+def test_qsd_exit_twin(size, eps, back, seed):
+    K, M = size
+    qsd = quasi_stationary(cot_chain(K, M, eps, back=back, seed=seed), 0)
+    assert qsd.mean_exit == pytest.approx(float(thm.QSD_EXIT.evaluate(lam=qsd.eigenvalue)), rel=1e-12)
+
+
+def test_twins_can_fail():
+    """A forgotten successful step (renewal - (K-1)) or a wrong boosting law is caught at these tolerances."""
+    chain = cot_chain(3, 8, 1e-3, seed=1)
+    terms = _cluster_terms(chain)
+    renewal = sum(float(thm.RENEWAL.evaluate(K=2, M=Mk, eps=1e-3, q=1.0, h=h)) for Mk, _, h in terms)
+    assert renewal_hitting_time(chain) - len(terms) != pytest.approx(renewal, rel=1e-9)
+    assert leading_term(chain) != pytest.approx(float(thm.LEADING_TERM.evaluate(K=3, M=8, eps=1e-3, Q=2.0)), rel=1e-3)
