@@ -90,6 +90,8 @@ MUTANTS = (
     Mutant("no_time_rescale", "the distilled meta-chain is not time-rescaled (beta = 0)"),
     Mutant("sqrt_eps_edges", "the sparse edges have probability sqrt(eps) instead of Theta(eps) (the chain is not "
            "metastable at the assumed scale)"),
+    Mutant("distinct_decoys", "the decoy edges of the lifted chain have probability 2 eps, not eps (a misread weight: "
+           "local views then tell the sparse edges apart)"),
     Mutant("short_burn_in", "Sparse Edge Search with a burn-in 20 times shorter than the cover time (its cluster "
            "estimate misses states and flags dense edges)"),
 )
@@ -98,7 +100,8 @@ MUTANTS = (
 MUTANT_FAMILIES = {"eps_doubled_in_solve": ("exact",), "boost_trap_edges": ("boost",),
                    "reversible_formula": ("identities",), "mc_stale_table": ("mc",), "partial_reward": ("finetune",),
                    "no_time_rescale": ("distill", "distill_learned"), "sqrt_eps_edges": ("exact", "mc", "distill", "spectrum"),
-                   "short_burn_in": ("search", "local")}
+                   "short_burn_in": ("search", "local"),
+                   "distinct_decoys": ("local",)}
 
 NAME = "metastable_cot"
 DESCRIPTION = "Metastable CoT chains: exact and Monte Carlo hitting times, search, PPO-Clip, distillation (V1-V8)."
@@ -218,9 +221,20 @@ def _run_search(config, seed):
             "cost": float(np.mean(cost)), "budget": budget}
 
 
+def _lift(K, M, eps, decoys, seed, mutant):
+    """``lifted_chain``; in the ``distinct_decoys`` mutant every decoy edge has probability 2 eps (a misread weight)."""
+    chain = lifted_chain(K, M, eps, decoys=decoys, seed=seed)
+    if mutant != "distinct_decoys" or not decoys:
+        return chain
+    P = chain.P
+    rows = np.repeat(np.arange(chain.n_states), np.diff(P.indptr))
+    decoy = np.isclose(P.data, eps, rtol=1e-12, atol=0.0) & ~chain.edge_mask()
+    return boost_sparse_edges(chain, 2.0, np.column_stack([rows[decoy], P.indices[decoy]]))
+
+
 def _run_local(config, seed):
-    chain = lifted_chain(config["K"], config["M"], config["eps"], decoys=config["decoys"],
-                         seed=config.get("chain_seed", 0))
+    chain = _lift(config["K"], config["M"], config["eps"], config["decoys"], config.get("chain_seed", 0),
+                  config.get("mutant"))
     budget = _search_budget(config)
     local = [local_search(chain, budget=budget, radius=config["radius"], seed=_child(seed, r, 0))
              for r in range(config["runs"])]
@@ -471,9 +485,10 @@ def _claims_search(results):
 def _claims_local(results):
     decoy = sorted(_select(results, "local", decoys=True), key=lambda r: r.config["B"])
     K, M, eps = (decoy[0].config[key] for key in ("K", "M", "eps"))
+    mutant = decoy[0].config.get("mutant")
     shared, separated = [], []
+    lift, separable = _lift(K, M, eps, True, 0, mutant), _lift(K, M, eps, False, 0, mutant)
     for radius in range(4):
-        lift, separable = lifted_chain(K, M, eps), lifted_chain(K, M, eps, decoys=False)
         views, sparse = edge_views(lift, radius), lift.edge_mask()
         shared.append(int(np.unique(views[sparse]).size == 1 and np.sum(views == views[sparse][0]) == K * M))
         views, sparse = edge_views(separable, radius), separable.edge_mask()
@@ -504,7 +519,7 @@ def _claims_local(results):
                             labels=labels))
     late = [r for r in decoy if r.config["B"] >= 3]
     gaps = [(r.scalars["global_recall"] - r.scalars["local_recall"])
-            / math.hypot(r.scalars["global_recall_se"], r.scalars["local_recall_se"]) for r in late]
+            / max(math.hypot(r.scalars["global_recall_se"], r.scalars["local_recall_se"]), 1e-12) for r in late]
     claims.append(Check("L3 global beats local search on the decoy lift by > 3 SE for B >= 3",
                         bool(min(gaps) > K_STAT),
                         {"B": [r.config["B"] for r in late], "gap_in_se": gaps,
