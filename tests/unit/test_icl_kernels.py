@@ -1,0 +1,73 @@
+"""theorytk.icl kernels: kernel == NumPy reference, gradients == finite differences, CoT construction == GD."""
+import numpy as np
+import pytest
+
+from theorytk.icl import LinearSelfAttention, gd_rollout_error, regression_prompts, reference
+from theorytk.icl import _kernels
+
+
+def _params(d, seed, scale=0.3):
+    rng = np.random.default_rng(seed)
+    D = 2 * d + 2
+    return scale * rng.standard_normal((D, D)), scale * rng.standard_normal((D, D))
+
+
+@pytest.mark.parametrize("mode", [_kernels.COT, _kernels.NO_COT])
+def test_loss_and_gradients_kernel_equals_reference(mode):
+    p = regression_prompts(d=3, n=7, batch=33, seed=1)
+    V, W = _params(3, 2)
+    a = _kernels.loss_and_gradients(V, W, p.X, p.y, p.w_star, 0.4, 3, mode)
+    b = reference.loss_and_gradients(V, W, p.X, p.y, p.w_star, 0.4, 3, mode)
+    assert a[0] == pytest.approx(b[0], rel=1e-12)
+    np.testing.assert_allclose(a[1], b[1], rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(a[2], b[2], rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("mode", [_kernels.COT, _kernels.NO_COT])
+def test_gradients_match_finite_differences(mode):
+    d, h = 2, 1e-6
+    p = regression_prompts(d=d, n=5, batch=8, seed=3)
+    V, W = _params(d, 4)
+    _, gV, gW = _kernels.loss_and_gradients(V, W, p.X, p.y, p.w_star, 0.5, 3, mode)
+
+    def loss(V_, W_):
+        return reference.loss_and_gradients(V_, W_, p.X, p.y, p.w_star, 0.5, 3, mode)[0]
+
+    for grad, which in ((gV, 0), (gW, 1)):
+        fd = np.zeros_like(grad)
+        for idx in np.ndindex(grad.shape):
+            E = np.zeros_like(grad)
+            E[idx] = h
+            plus = loss(V + E, W) if which == 0 else loss(V, W + E)
+            minus = loss(V - E, W) if which == 0 else loss(V, W - E)
+            fd[idx] = (plus - minus) / (2 * h)
+        np.testing.assert_allclose(grad, fd, rtol=1e-6, atol=1e-8)
+    assert np.abs(gV).max() > 1e-3 and np.abs(gW).max() > 1e-3   # the check is not vacuous
+
+
+@pytest.mark.parametrize("teacher", [0.0, 0.3])
+def test_rollout_kernel_equals_reference(teacher):
+    p = regression_prompts(d=3, n=6, batch=20, seed=5)
+    V, W = _params(3, 6, scale=0.2)
+    a = _kernels.rollout(V, W, p.X, p.y, p.w_star, 4, teacher)
+    b = reference.rollout(V, W, p.X, p.y, p.w_star, 4, teacher)
+    np.testing.assert_allclose(a, b, rtol=1e-10)
+
+
+def test_construction_is_gradient_descent_and_has_zero_cot_loss():
+    p = regression_prompts(d=4, n=9, batch=50, seed=7)
+    model = LinearSelfAttention.gradient_descent(4, 0.3)
+    np.testing.assert_allclose(model.rollout_error(p, 6), gd_rollout_error(p, 0.3, 6), rtol=1e-11)
+    loss, gV, gW = model.loss(p, "cot", cot_steps=5, eta=0.3)
+    assert loss < 1e-25 and np.abs(gV).max() < 1e-12 and np.abs(gW).max() < 1e-12
+    # a different step is not a stationary point
+    assert model.loss(p, "cot", cot_steps=5, eta=0.4)[0] > 1e-4
+
+
+def test_teacher_forcing_differs_from_autoregressive_for_a_wrong_step():
+    p = regression_prompts(d=3, n=12, batch=30, seed=8)
+    model = LinearSelfAttention.gradient_descent(3, 0.2)
+    auto = model.rollout_error(p, 3)
+    forced = model.rollout_error(p, 3, teacher_eta=0.4)
+    np.testing.assert_allclose(auto[:, 0], forced[:, 0], rtol=1e-12)   # step 1 has the same context
+    assert np.abs(auto[:, 2] - forced[:, 2]).max() > 1e-3

@@ -1,0 +1,78 @@
+"""Newton-Schulz matrix inversion as a looped linear-attention layer.
+
+Newton-Schulz: X_{k+1} = X_k (2I - A X_k), whose residual R = I - A X squares each step
+(``proofs.icl_cot.NS_RESIDUAL``). One LSA layer ``Z + P Z (Z^T Q Z)`` on the embedding
+``Z = [A^T; X; I]`` (3d x d, tokens are the columns) with P selecting the X rows and
+``Q_{A^T, X} = -I``, ``Q_{I, I} = I`` gives ``Z^T Q Z = I - A X`` and ``X' = 2X - X A X``: one
+step, exactly (derived here; the notes wave2/newton_schulz_lsa.md). Giannou, Yang, Wang,
+Papailiopoulos, Lee (AISTATS 2025, arXiv 2403.03183, v1 abstract) use two layers; their token
+layout could not be read. The identity block is what lets one layer suffice.
+"""
+import numpy as np
+
+from theorytk import _validate
+
+
+def ns_layer(d):
+    """(P, Q), each 3d x 3d, of the one-layer Newton-Schulz step on ``[A^T; X; I]``."""
+    d = _validate.integer("d", d, minimum=1)
+    P, Q = np.zeros((3 * d, 3 * d)), np.zeros((3 * d, 3 * d))
+    P[d:2 * d, d:2 * d] = np.eye(d)
+    Q[0:d, d:2 * d] = -np.eye(d)
+    Q[2 * d:, 2 * d:] = np.eye(d)
+    return P, Q
+
+
+def lsa(Z, P, Q):
+    """Z + P Z (Z^T Q Z)."""
+    return Z + P @ Z @ (Z.T @ Q @ Z)
+
+
+def newton_schulz(A, steps, X0=None):
+    """Iterates of the looped NS layer and their residual norms ||I - A X_k||_2, k = 0..steps.
+
+    Parameters
+    ----------
+    A : array_like, (d, d)
+        Invertible.
+    steps : int
+        >= 0.
+    X0 : array_like, optional
+        Default: 2/(lmin + lmax) I for symmetric positive definite A, A^T/||A||_2^2 otherwise.
+
+    Returns
+    -------
+    (numpy.ndarray, numpy.ndarray)
+        The last iterate X_steps and the residual norms, shape (steps + 1,).
+    """
+    A = _validate.array("A", A, ndim=2)
+    d = A.shape[0]
+    if A.shape != (d, d):
+        raise ValueError(f"A must be square, got shape {A.shape}")
+    steps = _validate.integer("steps", steps, minimum=0)
+    X = initial_guess(A) if X0 is None else _validate.array("X0", X0, shape=(d, d))
+    P, Q = ns_layer(d)
+    Z = np.vstack([A.T, X, np.eye(d)])
+    norms = [np.linalg.norm(np.eye(d) - A @ X, 2)]
+    for _ in range(steps):
+        Z = lsa(Z, P, Q)
+        norms.append(np.linalg.norm(np.eye(d) - A @ Z[d:2 * d], 2))
+    return Z[d:2 * d], np.array(norms)
+
+
+def initial_guess(A):
+    """2/(lmin + lmax) I for symmetric positive definite A, else A^T/||A||_2^2."""
+    if np.allclose(A, A.T):
+        lam = np.linalg.eigvalsh(A)
+        if lam[0] > 0:
+            return 2.0 / (lam[0] + lam[-1]) * np.eye(A.shape[0])
+    return A.T / np.linalg.norm(A, 2) ** 2
+
+
+def iterations_needed(eps, rho):
+    """ceil(log2(log eps / log rho)): NS steps to reach ||R_k|| <= eps from ||R_0|| = rho < 1."""
+    eps = _validate.real("eps", eps, minimum=0.0, strict_minimum=True, maximum=1.0)
+    rho = _validate.real("rho", rho, minimum=0.0, strict_minimum=True, maximum=1.0)
+    if eps >= 1.0 or rho >= 1.0:
+        raise ValueError(f"eps and rho must be < 1, got eps={eps}, rho={rho}")
+    return int(np.ceil(np.log2(np.log(eps) / np.log(rho))))
