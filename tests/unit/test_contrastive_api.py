@@ -86,3 +86,22 @@ def test_schemes():
 def test_bad_input_is_refused_with_a_clear_message(call, error, text):
     with pytest.raises(error, match=text):
         call()
+
+
+def test_spectral_partition_is_an_equal_partition_and_groups_high_affinity_pairs():
+    from theorytk.contrastive.selection import affinity, spectral_partition
+    from theorytk.random import generator
+
+    start = c.minimise(8, 8, c.all_batches(8, 2), restarts=1, max_steps=0, seed=2)
+    U, V = start.U[0], start.V[0]
+    parts = spectral_partition(U, V, 4, generator(0))
+    assert parts.shape == (2, 4)
+    np.testing.assert_array_equal(np.sort(parts.ravel()), np.arange(8))
+    A = affinity(U, V, 4)
+    np.testing.assert_allclose(A, A.T)
+    # two tight groups of 4 nearly equal directions: the clustering separates them exactly
+    base = np.eye(8)[:2]
+    X = np.repeat(base, 4, axis=0) + 0.05 * np.random.default_rng(0).standard_normal((8, 8))
+    X /= np.linalg.norm(X, axis=1, keepdims=True)
+    found = {frozenset(p) for p in spectral_partition(X, X, 4, generator(1))}
+    assert found == {frozenset(range(4)), frozenset(range(4, 8))}

@@ -8,7 +8,13 @@ normalising retraction. The schemes (the authors' ``synthetic.py`` names in brac
 * ``"shuffle"`` [``s``]: a fresh random partition every epoch (N/B steps);
 * ``"all"`` [``NcB``]: every step descends the mean over all C(N, B) batches;
 * ``"highest_loss"`` [``osgd_NcB``]: the batch of largest :math:`\\ell_S` among all C(N, B);
-* ``"lowest_loss"``: the batch of smallest :math:`\\ell_S` (the code's ``best_criteria="min"``).
+* ``"lowest_loss"``: the batch of smallest :math:`\\ell_S` (the code's ``best_criteria="min"``);
+* ``"spectral"`` [``sc_even``]: every epoch, a partition into N/B equal clusters of the affinity
+  :func:`spectral_partition` (pairs whose negatives score high are put together).
+
+Unlike the authors' ``synthetic.py``, which runs SGD on unnormalised parameters through the
+normalisation ``u/||u||``, the steps here are projected on the spheres and retracted; the
+minimisers are the same, the trajectories differ.
 
 The progress measure is the full-batch loss (the objective with the single batch of all N
 pairs), whose minimum is the ETF value :func:`~theorytk.contrastive.loss.etf_loss` ``(N, N)``.
@@ -26,7 +32,7 @@ from theorytk.contrastive.minimise import initial_points
 from theorytk.contrastive.reference import batch_losses, normalise_rows, tangent
 from theorytk.random import child_generators
 
-SCHEMES = ("fixed", "shuffle", "all", "highest_loss", "lowest_loss")
+SCHEMES = ("fixed", "shuffle", "all", "highest_loss", "lowest_loss", "spectral")
 
 
 @dataclass(frozen=True, eq=False)
@@ -56,6 +62,45 @@ class SchemeRun:
         return last if last < self.full_loss.size else None
 
 
+def affinity(U, V, B):
+    """The authors' spectral-clustering affinity (``utils.custom_affinity``, then ``exp``), shape (N, N).
+
+    :math:`a_{ij} = \\log(1 + (B-1)e^{z_{ij} - z_{ii}}) + \\log(1 + (B-1)e^{z_{ji} - z_{ii}})` with
+    :math:`z = U V^\\top`, symmetrised :math:`a + a^\\top` and exponentiated: large where putting i and j
+    in one batch gives a large loss.
+    """
+    z = U @ V.T
+    diag = np.diag(z)[:, None]
+    a = np.log1p((B - 1) * np.exp(z - diag)) + np.log1p((B - 1) * np.exp(z.T - diag))
+    return np.exp(a + a.T)
+
+
+def spectral_partition(U, V, B, rng):
+    """Equal-size spectral clustering of the pairs into N/B batches (the authors' ``sc_even``).
+
+    Embedding: the N/B leading eigenvectors of the normalised affinity
+    :math:`D^{-1/2} A D^{-1/2}`; k-means (``scipy.cluster.vq.kmeans2``, k-means++ start from
+    ``rng``) gives N/B centres; each centre is repeated B times and the pairs are assigned to
+    the copies by a minimum-cost matching (``scipy.optimize.linear_sum_assignment``), so
+    every cluster has exactly B pairs.
+    """
+    from scipy.cluster.vq import kmeans2
+    from scipy.optimize import linear_sum_assignment
+
+    N = U.shape[0]
+    k = N // B
+    A = affinity(U, V, B)
+    scale = 1.0 / np.sqrt(A.sum(axis=1))
+    _, vectors = np.linalg.eigh(scale[:, None] * A * scale[None, :])
+    embedding = vectors[:, -k:]
+    centres, _ = kmeans2(embedding, k, minit="++", seed=rng)
+    copies = np.repeat(centres, B, axis=0)
+    cost = np.linalg.norm(embedding[:, None, :] - copies[None, :, :], axis=2)
+    _, slot = linear_sum_assignment(cost)
+    labels = slot // B
+    return np.array([np.nonzero(labels == c)[0] for c in range(k)], dtype=np.int64)
+
+
 def _partition(rng, N, B):
     return rng.permutation(N).reshape(N // B, B).astype(np.int64)
 
@@ -67,7 +112,7 @@ def run_scheme(N, d, B, scheme, steps, *, lr=0.5, tau=1.0, seed=0):
     ----------
     N, d, B : int
         Pairs (>= 2), dimension (>= 1), batch size (2 <= B <= N, B divides N).
-    scheme : {"fixed", "shuffle", "all", "highest_loss", "lowest_loss"}
+    scheme : {"fixed", "shuffle", "all", "highest_loss", "lowest_loss", "spectral"}
     steps : int
         Gradient steps (>= 1).
     lr : float, default 0.5
@@ -101,6 +146,8 @@ def run_scheme(N, d, B, scheme, steps, *, lr=0.5, tau=1.0, seed=0):
         position = t % (N // B)
         if scheme == "shuffle" and position == 0 and t > 0:
             order = _partition(rng, N, B)
+        if scheme == "spectral" and position == 0:
+            order = spectral_partition(U, V, B, rng)
         if scheme == "all":
             chosen = everything
         elif scheme in ("highest_loss", "lowest_loss"):
