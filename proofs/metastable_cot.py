@@ -13,7 +13,8 @@ What was confirmed (see each theorem's ``source``):
   the algorithm names (Algorithms 1-4, confirmed by acmrep), the theorem numbers (Thm 3.2
   hitting time, Prop 3.4 PPO-Clip, Thm 4.3 distillation, Thm 5.3 SDA) and the rates. The
   full text of Secs. 2-5 and the appendices could NOT be read here (the stored arXiv page
-  shows only its first screen; a search of stored pages on 2026-11-23 found nothing more),
+  shows only its first screen; searches of stored pages on 2026-11-23 and again on 2026-12-02 (arXiv
+  HTML v2, ar5iv, alphaXiv, sciencestack, paperhub, acmrep) returned only abstracts and first screens),
   so every theorem number and rate below stays [secondary], with unknown constants.
 * The hitting-time rate: digests disagree between Theta~(KM/eps) and e^{Theta(KM/eps)}.
   The exponential reading cannot hold on a finite chain (E[tau] <= n eps^{-n} when every

@@ -42,6 +42,8 @@ from theorytk.metastable.exact import path_exits
 K_MC = 4.5
 seeds = st.integers(min_value=0, max_value=2**32 - 1)
 sizes = st.tuples(st.integers(2, 4), st.integers(3, 12))
+#: back / distract weights: 0 or at least 1e-3 (a subnormal weight gives an edge of probability 0, refused)
+weights = st.one_of(st.just(0.0), st.floats(1e-3, 1.0))
 
 
 @settings(max_examples=20)
@@ -90,7 +92,7 @@ def test_aggregation_identity_any_chain(n, parts, seed):
 
 
 @settings(max_examples=30)
-@given(sizes, st.floats(1e-3, 0.05), st.floats(0.0, 1.0), st.floats(0.0, 1.0), st.floats(0.0, 1.0), seeds)
+@given(sizes, st.floats(1e-3, 0.05), weights, weights, st.floats(0.0, 1.0), seeds)
 def test_rewarding_every_sparse_edge_never_hurts_in_regime(size, eps, back, distract, fraction, seed):
     K, M = size
     chain = cot_chain(K, M, eps, back=back, distract=distract, seed=seed)
@@ -111,7 +113,7 @@ def test_rewarding_only_trap_edges_hurts():
 
 
 @settings(max_examples=20)
-@given(sizes, st.floats(1e-3, 0.2), st.floats(0.0, 1.0), seeds)
+@given(sizes, st.floats(1e-3, 0.2), weights, seeds)
 def test_qsd_and_potential_theory_identities(size, eps, back, seed):
     K, M = size
     chain = cot_chain(K, M, eps, back=back, seed=seed)
@@ -182,11 +184,17 @@ def test_renewal_and_boosted_twins(params, f):
 
 
 @settings(max_examples=20)
-@given(sizes, st.floats(1e-3, 0.2), st.floats(0.0, 1.0), seeds)
+@given(sizes, st.floats(1e-3, 0.2), weights, seeds)
 def test_qsd_exit_twin(size, eps, back, seed):
     K, M = size
     qsd = quasi_stationary(cot_chain(K, M, eps, back=back, seed=seed), 0)
     assert qsd.mean_exit == pytest.approx(float(thm.QSD_EXIT.evaluate(lam=qsd.eigenvalue)), rel=1e-12)
+
+
+def test_underflowing_edge_weight_is_refused():
+    """distract = 5e-324 used to give trap edges of probability 0 that boost_sparse_edges then refused."""
+    with pytest.raises(ValueError, match="underflows"):
+        cot_chain(2, 3, 0.03125, distract=5e-324)
 
 
 def test_twins_can_fail():

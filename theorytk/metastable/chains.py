@@ -255,6 +255,9 @@ def cot_chain(clusters, cluster_size, eps, *, degree=3, lazy=0.5, exits=1, q=1.0
     edges = np.concatenate([np.stack([src, dst], axis=1) for src, dst, _, _ in parts])
     weights = np.concatenate([np.full(len(src), w, dtype=float) for src, _, w, _ in parts])
     kinds = np.concatenate([np.broadcast_to(kind, len(src)) for src, _, _, kind in parts])
+    if np.any(eps * weights == 0.0):
+        raise ValueError(f"eps times the sparse weights must be positive (no edge of probability 0), got eps={eps:g}, "
+                         f"q={q:g}, back={back:g}, distract={distract:g}: the product underflows")
     mass = np.bincount(edges[:, 0], weights=eps * weights, minlength=P0.shape[0])
     if mass.max() >= 1.0:
         raise ValueError(f"eps times the sparse weights of a row must be < 1, got {mass.max():g} "
