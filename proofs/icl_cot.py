@@ -60,15 +60,21 @@ def _moment_theorem(m):
     )
 
 
+#: The Marchenko-Pastur leading order d n^m MP_m(d/n) of each moment (exact only for m <= 1).
+WISHART_LEADING = (d, n * d, n * d * (n + d), n * d * (n**2 + 3 * n * d + d**2),
+                   n * d * (n**3 + 6 * n**2 * d + 6 * n * d**2 + d**3))
+
 WISHART = tuple(_moment_theorem(m) for m in range(1, 5))
 
 
-def cot_error_expr(steps, step_size=eta):
+def cot_error_expr(steps, step_size=eta, moments=WISHART_MOMENTS):
     r"""E tr (I - eta S)^{2k} for k = ``steps`` <= 2, expanded in the Wishart moments.
 
     .. math:: E_k = \sum_{m=0}^{2k} \binom{2k}{m} (-\eta)^m \, \frac{E \operatorname{tr} W^m}{n^m}.
+
+    ``moments`` are the E tr W^m, m = 0..4 (default the exact ones).
     """
-    return sum(sp.binomial(2 * steps, m) * (-step_size) ** m * WISHART_MOMENTS[m] / n**m for m in range(2 * steps + 1))
+    return sum(sp.binomial(2 * steps, m) * (-step_size) ** m * moments[m] / n**m for m in range(2 * steps + 1))
 
 
 _COT_WHERE = ("GD from w_0 = 0 on the prompt: w_k - w* = (I - eta S)^k (0 - w*); with w* ~ N(0, I) independent of X, "
@@ -100,6 +106,17 @@ COT_ERROR_MP = {
     )
     for steps in (1, 2)
 }
+
+COT_FIXED_POINT = Theorem(
+    name="cot_fixed_point",
+    statement="the CoT loss vanishes at V31 W13 = -eta I, V31 W24 = eta I: each CoT column is one GD step",
+    expr=eta,
+    symbols=(eta,),
+    source=Source(JAVANMARD, "Sec. 3, restating Huang et al. Thm 3.2 (sparse V31, W13, W24 = -1; targets the GD iterates)",
+                  "secondary",
+                  "Derived here: w_hat' = w_hat + V31 S (W13 w_hat + W24 w*) is w - eta S (w - w*) iff the products are "
+                  "-eta I and eta I (the model has the rescaling V31 -> c V31, (W13, W24) -> (W13, W24)/c)."),
+)
 
 NO_COT_FLOOR = Theorem(
     name="no_cot_floor",
@@ -163,7 +180,7 @@ NS_ITERATIONS = Theorem(
     source=Source(DERIVED, "rho^(2^k) <= eps iff 2^k >= log eps/log rho (both logs negative)", "derived here"),
 )
 
-THEOREMS = (NO_COT_FLOOR, NO_COT_ERROR, *WISHART, *COT_ERROR.values(), *COT_ERROR_MP.values(), PLATEAU,
+THEOREMS = (COT_FIXED_POINT, NO_COT_FLOOR, NO_COT_ERROR, *WISHART, *COT_ERROR.values(), *COT_ERROR_MP.values(), PLATEAU,
             LOOPED_ONE_STEP, NS_RESIDUAL, NS_ITERATIONS)
 
 
@@ -224,6 +241,8 @@ def obligations():
                                                                                                   simultaneous=True))
         checks[f"wishart_m{m}_mp_limit"] = ("zero", sp.limit((WISHART_MOMENTS[m] / (d * n**m)).subs(d, gamma * n), n, sp.oo)
                                             - MP_MOMENTS[m])
+    for m in range(5):
+        checks[f"wishart_leading_m{m}"] = ("zero", WISHART_LEADING[m] - sp.expand(d * n**m * MP_MOMENTS[m].subs(gamma, d / n)))
     for steps in (1, 2):
         checks[f"cot_error_mp_k{steps}"] = ("zero", sp.limit((COT_ERROR[steps].expr / d).subs(d, gamma * n), n, sp.oo)
                                             - COT_ERROR_MP[steps].expr)

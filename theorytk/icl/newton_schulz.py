@@ -28,7 +28,7 @@ def lsa(Z, P, Q):
     return Z + P @ Z @ (Z.T @ Q @ Z)
 
 
-def newton_schulz(A, steps, X0=None):
+def newton_schulz(A, steps, X0=None, layer=None):
     """Iterates of the looped NS layer and their residual norms ||I - A X_k||_2, k = 0..steps.
 
     Parameters
@@ -39,11 +39,13 @@ def newton_schulz(A, steps, X0=None):
         >= 0.
     X0 : array_like, optional
         Default: 2/(lmin + lmax) I for symmetric positive definite A, A^T/||A||_2^2 otherwise.
+    layer : (P, Q), optional
+        The looped layer, each 3d x 3d; default :func:`ns_layer` (one exact NS step).
 
     Returns
     -------
     (numpy.ndarray, numpy.ndarray)
-        The last iterate X_steps and the residual norms, shape (steps + 1,).
+        The last iterate X_steps and the residual norms, shape (steps + 1,) (inf after an overflow).
     """
     A = _validate.array("A", A, ndim=2)
     d = A.shape[0]
@@ -51,13 +53,23 @@ def newton_schulz(A, steps, X0=None):
         raise ValueError(f"A must be square, got shape {A.shape}")
     steps = _validate.integer("steps", steps, minimum=0)
     X = initial_guess(A) if X0 is None else _validate.array("X0", X0, shape=(d, d))
-    P, Q = ns_layer(d)
+    if layer is None:
+        P, Q = ns_layer(d)
+    else:
+        P, Q = (_validate.array(name, m, shape=(3 * d, 3 * d)) for name, m in zip(("P", "Q"), layer))
     Z = np.vstack([A.T, X, np.eye(d)])
-    norms = [np.linalg.norm(np.eye(d) - A @ X, 2)]
-    for _ in range(steps):
-        Z = lsa(Z, P, Q)
-        norms.append(np.linalg.norm(np.eye(d) - A @ Z[d:2 * d], 2))
+    norms = [_residual_norm(A, X)]
+    with np.errstate(all="ignore"):
+        for _ in range(steps):
+            Z = lsa(Z, P, Q)
+            norms.append(_residual_norm(A, Z[d:2 * d]))
     return Z[d:2 * d], np.array(norms)
+
+
+def _residual_norm(A, X):
+    """||I - A X||_2, or inf once X has overflowed (a diverging iteration)."""
+    R = np.eye(A.shape[0]) - A @ X
+    return float(np.linalg.norm(R, 2)) if np.all(np.isfinite(R)) else np.inf
 
 
 def initial_guess(A):
