@@ -5,7 +5,9 @@ wrong models of :mod:`theorytk.mutants`) and ``experiment(context) -> Verdicts``
 with ``raise SystemExit(main())`` where ``main = harness.entry_point(...)``. The harness runs
 the experiment on the true model (``context.mutant is None``) and then once per mutant
 (``context.mutant`` is its name; every config of that run's sweep carries ``"mutant"``), and
-writes the discrimination matrix claim x mutant into ``verdict.json`` beside the claims. The harness parses the common flags, opens the
+writes the discrimination matrix claim x mutant into ``verdict.json`` beside the claims. Each
+mutant's runs go to a store of their own, ``mutants/<name>/results.sqlite`` (and ``.csv``), so
+``results.csv`` holds the true model's runs only and ``--resume`` resumes every store. The harness parses the common flags, opens the
 executor and the result store, runs the experiment, and writes to ``--out``
 (default ``results/<name>/``): ``results.sqlite``, ``results.csv`` (one row per
 config x replicate), ``verdict.json``, ``manifest.json`` and the experiment's PNG plots.
@@ -119,14 +121,18 @@ def run(name, description, experiment, argv=None, mutants=()):
     started = time.perf_counter()
     mutants = () if args.no_mutants else tuple(mutants)
     try:
-        with make_executor(args.executor, args.workers, args.scheduler) as executor, \
-                ResultStore(out / "results.sqlite") as store:
-            def context(mutant, plot):
-                return Context(name, args.quick, args.seed, out, plot, args.resume, None, executor, store, mutant)
-
-            verdicts = experiment(context(None, not args.no_plot))
-            by_mutant = {m.name: experiment(context(m.name, False)) for m in mutants}
-            store.to_csv(out / "results.csv")
+        with make_executor(args.executor, args.workers, args.scheduler) as executor:
+            with ResultStore(out / "results.sqlite") as store:
+                verdicts = experiment(Context(name, args.quick, args.seed, out, not args.no_plot, args.resume, None,
+                                              executor, store))
+                store.to_csv(out / "results.csv")
+            by_mutant = {}
+            for mutant in mutants:
+                # each mutant has its own store (a sweep owns its store), so results.csv holds the true model only
+                with ResultStore(out / "mutants" / mutant.name / "results.sqlite") as store:
+                    by_mutant[mutant.name] = experiment(Context(name, args.quick, args.seed, out, False, args.resume,
+                                                                None, executor, store, mutant.name))
+                    store.to_csv(out / "mutants" / mutant.name / "results.csv")
     except (ValueError, TypeError, ImportError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
