@@ -89,6 +89,27 @@ ENSEMBLE_STATIONARY = Theorem(
     ),
 )
 
+ENSEMBLE_VARIANCE = Theorem(
+    name="ensemble_variance",
+    statement="E||mean of M iid f_X - f*||_n^2 = bias^2 + (E||f_X - f*||_n^2 - bias^2)/M <= Vbar/(N M) while bias^2 << Vbar/(N M)",
+    expr=Vbar / (N * M),
+    symbols=(Vbar, N, M),
+    source=Source(DERIVED, "the bias-variance split of ENSEMBLE_STATIONARY (ensemble_split_M* obligations) with the "
+                  "variance part bounded by PREDICTION_STATIONARY; the bias term is dropped where it is negligible",
+                  "derived here",
+                  "Its M-rate (-1) is what the validation tests, at widths where no bias floor is visible (mfld.md Sec. 3)."),
+)
+
+LSI_FREE_RATIO = Theorem(
+    name="lsi_free_ratio",
+    statement="N E||f_X - f*||_n^2 / Vbar <= 1 at every lam: no LSI constant, no exp(1/lam) (its elasticity in lam is 0)",
+    expr=sp.Integer(1) + 0 * lam,
+    symbols=(lam,),
+    source=Source(DERIVED, "PREDICTION_STATIONARY divided by its own Vbar: the bound has no other lam dependence",
+                  "derived here",
+                  "Contrast: OLD_PARTICLE_TERM = C exp(2 C1 R/lam)/(2 lam_l2 N) has elasticity -2 C1 R/lam in lam."),
+)
+
 POC_UNIFORM_IN_TIME = Theorem(
     name="poc_uniform_in_time",
     statement="(lam/N) KL(mu_t^(N) || mu*^(xN)) <= (1/N) L^N(mu_t^(N)) - L(mu*) <= exp(-alpha lam t) Delta0 + C/N, C free of alpha",
@@ -97,6 +118,23 @@ POC_UNIFORM_IN_TIME = Theorem(
     source=Source(NITANDA_2025, "main PoC theorem (number not confirmed)", "unconfirmed",
                   "Abstract: the particle term no longer depends exponentially on 1/lam. The constants (the rate "
                   "exponent and C) could not be read; only the 1/N rate and the alpha-freedom of C are used."),
+    constant_known=False,
+)
+
+POC_FINITE_TIME = Theorem(
+    name="poc_finite_time",
+    statement="E||f_X(t) - f_t||_n^2 <= C_T/N for t <= T, N-particle MFLD from mu_0^(xN) vs the mean-field flow mu_t",
+    expr=C / N,
+    symbols=(C, N),
+    source=Source(
+        "Sznitman, Topics in propagation of chaos, Ecole d'ete de Saint-Flour XIX (1991), Thm 1.4",
+        "Lipschitz McKean-Vlasov coefficients; applied to MFLD with bounded h, grad h, hess h",
+        "unconfirmed",
+        "Synchronous coupling of X^i_t with i.i.d. copies Xbar^i_t of the mean-field flow (same noise, same start) and "
+        "Gronwall give E|X^i_t - Xbar^i_t|^2 <= C e^{C T}/N; then f_X - f_t = (f_X - f_Xbar) + (f_Xbar - f_t), the "
+        "first term <= Lip(h)^2 E|X - Xbar|^2, the second an i.i.d. average with variance <= R^2/N. C_T grows with T "
+        "(this finite-time bound is not uniform in time); only its 1/N rate is used. Theorem number recalled, not read.",
+    ),
     constant_known=False,
 )
 
@@ -181,7 +219,8 @@ GAUSS_PREDICTION_EM = Theorem(
     assumptions=(eta * (a + 2 * lamp) < 2,),
 )
 
-THEOREMS = (GAP_STATIONARY, GAP_STATIONARY_R, PREDICTION_STATIONARY, ENSEMBLE_STATIONARY, POC_UNIFORM_IN_TIME,
+THEOREMS = (GAP_STATIONARY, GAP_STATIONARY_R, PREDICTION_STATIONARY, ENSEMBLE_STATIONARY, ENSEMBLE_VARIANCE,
+            LSI_FREE_RATIO, POC_UNIFORM_IN_TIME, POC_FINITE_TIME,
             TIME_BOUND, ALPHA_HOLLEY_STROOCK, OLD_PARTICLE_TERM, W2_TALAGRAND, GAUSS_GAP, GAUSS_GAP_BOUND,
             GAUSS_PREDICTION, GAUSS_PREDICTION_EM)
 

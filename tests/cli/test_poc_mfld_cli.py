@@ -17,6 +17,13 @@ def _cli(*args):
 quick_run = quick_run_fixture("poc_mfld")
 
 
+@pytest.fixture(scope="module")
+def true_model_run(tmp_path_factory):
+    """``--quick --no-mutants``: the store of a run with mutants ends with the last mutant's runs."""
+    out = tmp_path_factory.mktemp("poc_mfld_true")
+    return _cli("--quick", "--out", str(out), "--seed", "0", "--no-plot", "--no-mutants"), out
+
+
 def test_quick_run_writes_every_artifact(quick_run):
     proc, out = quick_run
     for name in ("results.sqlite", "results.csv", "verdict.json", "manifest.json", "bound_vs_empirical.png",
@@ -24,24 +31,38 @@ def test_quick_run_writes_every_artifact(quick_run):
         assert (out / name).is_file(), (name, proc.stdout, proc.stderr)
 
 
-def test_exit_status_matches_the_verdict(quick_run):
+def test_quick_run_holds_and_rejects_every_mutant(quick_run):
     proc, out = quick_run
+    assert proc.returncode == 0, (proc.stdout, proc.stderr)
     verdict = json.loads((out / "verdict.json").read_text())
-    assert proc.returncode == (0 if verdict["all_hold"] else 1), proc.stderr
-    assert verdict["n_claims"] >= 10
+    assert verdict["all_hold"] and verdict["n_claims"] >= 10
     for claim in verdict["claims"]:
         assert claim["sentence"] and isinstance(claim["holds"], bool)
+    mutants = verdict["mutants"]
+    assert sorted(m["name"] for m in mutants["declared"]) == sorted(m.name for m in poc_mfld.MUTANTS)
+    assert mutants["all_rejected"] and mutants["unrejected"] == [], mutants
+    for mutant in mutants["declared"]:
+        assert mutant["rejected_by"] and mutant["error"] is None, mutant
 
 
-def test_csv_is_tidy_one_row_per_config_and_replicate(quick_run):
+def test_every_claim_has_a_theorem_or_a_sanity_label(quick_run):
     _, out = quick_run
+    for claim in json.loads((out / "verdict.json").read_text())["claims"]:
+        assert claim["theorem"] is not None or claim["sanity_check"], claim["name"]
+
+
+def test_csv_is_tidy_one_row_per_config_and_replicate(true_model_run):
+    proc, out = true_model_run
+    assert proc.returncode == 0, proc.stderr
     rows = list(csv.DictReader((out / "results.csv").open()))
     p = poc_mfld.protocol(quick=True)
+    assert "mutant" not in rows[0]
     keys = {(r["family"], r["lam"], r["N"], r["members"], r["eta"], r["replicate"]) for r in rows}
     assert len(keys) == len(rows)
     main_rows = [r for r in rows if r["family"] == "main"]
     assert len(main_rows) == len(p["lams"]) * len(p["widths"]) * p["replicates"]
-    assert all(float(r["error"]) > 0 for r in rows)
+    assert all(float(r["error"]) > 0 for r in rows if r["family"] != "transient")
+    assert all(float(r["transient0"]) > 0 for r in rows if r["family"] == "transient")
 
 
 def test_manifest_records_seed_and_versions(quick_run):
@@ -51,19 +72,21 @@ def test_manifest_records_seed_and_versions(quick_run):
     assert manifest["versions"]["numpy"] and manifest["versions"]["theorytk"]
 
 
-def test_resume_reuses_every_stored_run_and_gives_the_same_csv(quick_run, tmp_path):
-    _, out = quick_run
+def test_resume_reuses_every_stored_run_and_gives_the_same_csv(true_model_run):
+    _, out = true_model_run
     before = (out / "results.csv").read_text()
-    proc = _cli("--quick", "--out", str(out), "--seed", "0", "--resume", "--no-plot")
-    assert proc.returncode in (0, 1), proc.stderr
+    proc = _cli("--quick", "--out", str(out), "--seed", "0", "--resume", "--no-plot", "--no-mutants")
+    assert proc.returncode == 0, proc.stderr
     assert (out / "results.csv").read_text() == before
+    verdict = json.loads((out / "verdict.json").read_text())
+    assert verdict["mutants"] is None and verdict["all_hold"]
 
 
-def test_process_executor_gives_bit_identical_results(quick_run, tmp_path):
-    _, out = quick_run
+def test_process_executor_gives_bit_identical_results(true_model_run, tmp_path):
+    _, out = true_model_run
     proc = _cli("--quick", "--out", str(tmp_path), "--seed", "0", "--executor", "process", "--workers", "2",
-                "--no-plot")
-    assert proc.returncode in (0, 1), proc.stderr
+                "--no-plot", "--no-mutants")
+    assert proc.returncode == 0, proc.stderr
     assert (tmp_path / "results.csv").read_text() == (out / "results.csv").read_text()
 
 
