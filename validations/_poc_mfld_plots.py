@@ -49,12 +49,14 @@ def ensembles(path, p, table, eta, lam):
 def new_vs_old(path, p, n_err, n_se, vbar, old_bound):
     """Against lam: N E (largest over N), the LSI-free bound Vbar, R^2, and the LSI-based bound ``old_bound(lam)``.
 
-    The old bound is astronomically large at small lam (it overflows to inf below lam ~ 0.005);
-    the y-axis is cut a few decades above R^2 so that the measured points stay readable, and
-    the old curve is drawn where it is finite, leaving the panel through its top.
+    The old bound is astronomically large at small lam (it overflows to inf below lam ~ 0.005,
+    and is above 1e4 for every lam <= 0.4); the y-axis is cut at 1e4 so that the measured
+    points stay readable, the lam-axis runs to 10 x the largest lam so that the old curve
+    enters the panel, and the curve is drawn only below 1e6 (larger values overflow
+    matplotlib's log transform).
     """
     lams = np.array(p["lams"])
-    dense = np.geomspace(lams.min() / 2, lams.max() * 2, 200)
+    dense = np.geomspace(lams.min() / 2, lams.max() * 10, 200)
     with np.errstate(over="ignore"):
         old = old_bound(dense)
     fig = Figure(figsize=(6, 4.2))
@@ -64,8 +66,8 @@ def new_vs_old(path, p, n_err, n_se, vbar, old_bound):
                 color="C0", label="max over N of N x E (3 SE bars)")
     ax.plot(lams, vbar, "s--", color="C1", label="Vbar (LSI-free bound, at the simulated lam)")
     ax.axhline(1.0, ls=":", color="C2", label="R^2 = 1")
-    finite = np.isfinite(old)
-    ax.plot(dense[finite], old[finite], "--", color="C3", label="C/(alpha_HS lam), C = L R^2/2 (shape; off the top)")
+    shown = np.isfinite(old) & (old < 1e6)
+    ax.plot(dense[shown], old[shown], "--", color="C3", label="C/(alpha_HS lam), C = L R^2/2 (shape)")
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_ylim(0.3 * float(np.min(n_err.max(axis=1))), 1e4)
