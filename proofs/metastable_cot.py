@@ -222,6 +222,22 @@ GAP_RATIO = _first_order(
     "(METASTABLE_LADDER for P; Q's entries are those of the meta-generator to first order, META_OFFDIAG).")
 
 
+burn_in = sp.Symbol("T_burn", positive=True)
+
+BURN_IN_FALSE_FLAGS = Theorem(
+    name="burn_in_false_flags",
+    statement="Sparse Edge Search: false flags per flag <= T0 eps q/M (a round flags a dense edge only when the walk "
+              "leaves its cluster during the burn-in of T0 steps, or the burn-in misses a state)",
+    expr=burn_in * eps * q / M,
+    symbols=(burn_in, eps, q, M),
+    source=Source(DERIVED, "A union bound over the T0 burn-in steps: each leaves the cluster with probability "
+                  "pi(exit | C) eps q <= eps q/M (1 + O(eps)) from near the uniform cluster law; the missed-state "
+                  "term is about M^(1 - 20/t_rel) for T0 = 20 M ln M (theorytk.metastable.default_search_plan), "
+                  "negligible for t_rel ~ 6.4.", "derived here",
+                  "Our bound for our reading of Algorithm 2 (Sparse Edge Search [secondary])."),
+)
+
+
 LOCAL_VIEWS_COINCIDE = Theorem(
     name="local_views_coincide",
     statement="lifted chain (theorytk.metastable.lifted_chain, decoys): P Phi = Phi B with one out-edge of x per "
@@ -253,7 +269,8 @@ LOCAL_SEARCH_LIMIT = Theorem(
 
 THEOREMS = (LEADING_TERM, RENEWAL, BOOSTED, QSD_EXIT, AGGREGATION, POTENTIAL_ADJOINT, SPECTRAL_GAP_TWO_CLUSTERS,
             META_OFFDIAG, META_MFPT, RESCALED_CORRECTION, RESCALED_META_HITTING, METASTABLE_LADDER, CLUSTER_SPECTRUM,
-            GAP_RATIO, LOCAL_VIEWS_COINCIDE, LOCAL_SEARCH_LIMIT, PAPER_HITTING_TIME, PAPER_PPO, PAPER_DISTILLATION)
+            GAP_RATIO, BURN_IN_FALSE_FLAGS, LOCAL_VIEWS_COINCIDE, LOCAL_SEARCH_LIMIT, PAPER_HITTING_TIME, PAPER_PPO,
+            PAPER_DISTILLATION)
 
 
 def lazy_cyclic_chain(n_exits):

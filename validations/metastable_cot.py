@@ -487,9 +487,10 @@ def _claims_search(results):
     flags = sum(r.scalars["flags"] for r in runs)
     false = sum(r.scalars["false_flags"] for r in runs)
     rate = false / flags
-    bound = at3.scalars["burn_in"] * at3.config["eps"] / at3.config["M"]
-    claims.append(UpperBound("V5 false flags per flag <= T0 eps q / M (exits during the burn-in)", rate,
-                             math.sqrt(max(rate * (1 - rate), 1 / flags) / flags), bound, k=K_STAT))
+    at = {"T_burn": at3.scalars["burn_in"], "eps": at3.config["eps"], "q": 1.0, "M": at3.config["M"]}
+    claims.append(UpperBound.of(thm.BURN_IN_FALSE_FLAGS, rate, math.sqrt(max(rate * (1 - rate), 1 / flags) / flags),
+                                at=at, k=K_STAT,
+                                name="V5 false flags per flag <= T0 eps q / M (exits during the burn-in)"))
     return claims
 
 
