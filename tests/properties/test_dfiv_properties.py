@@ -1,4 +1,6 @@
 """Property tests of the DFIV closed forms, envelope gradients, reductions and invariances (notes Sec. 5)."""
+import dataclasses
+
 import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -137,3 +139,36 @@ def test_permutation_invariance_and_y_scaling_equivariance(seed, c):
     phi1, psi1, phi2, y2, xi2 = _features(seed, kw=2)
     u = two_stage.solve(phi1, psi1, phi2, y2, 0.1, 0.1, xi2).stage2
     np.testing.assert_allclose(two_stage.solve(phi1, psi1, phi2, c * y2, 0.1, 0.1, xi2).stage2, c * u, rtol=1e-10)
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.floats(0.25, 2.0), st.floats(0.0, 2.0), st.floats(0.1, 10.0), st.floats(0.1, 2.0), st.integers(100, 10**6))
+def test_sieve_risk_curve_is_the_sympy_proxy_for_power_laws(s_prime, r, c, sigma, m):
+    """Twin: ``CircleIV.sieve_risk_curve`` equals ``proofs.dfiv_rates.SIEVE_PROXY_RISK`` on pure power laws.
+
+    With mu_k = k^-r, |c_{+-k}|^2 = C k^-(2s'+1) and noise variance sigma^2 plugged into the
+    circle problem, the curve is the exact-sum proxy and the sympy form its integral
+    approximation; by Euler-Maclaurin each sum's relative error is (2r+1)/(2J) (variance) and
+    2s'/(2J) (bias) to leading order, at most 1.25e-4 at J = 20000, so rtol 1e-3 leaves 8x
+    for the next order while a wrong power, factor 2 or missing 1/m would fail by orders.
+    """
+    from scipy.special import zeta
+
+    from proofs import dfiv_rates as thm
+
+    class PowerLaw(type(circle_iv(4, "jump", 0.5, n_test=1, seed=0))):
+        def multiplier(self, k):
+            return np.asarray(k, dtype=float) ** -r
+
+        def stage2_noise_variance(self):
+            return sigma**2
+
+        def truncation_error(self, terms):   # sum_{|k| > J} C |k|^-(2s'+1), both signs
+            return 2 * c * zeta(2 * s_prime + 1, np.asarray(terms) + 1.0)
+
+    base = circle_iv(4, "jump", 0.5, n_test=1, seed=0)
+    truth = PowerLaw(**{f.name: getattr(base, f.name) for f in dataclasses.fields(base)})
+    j = 20000
+    got = float(truth.sieve_risk_curve(m, [j])[0])
+    want = float(thm.SIEVE_PROXY_RISK.evaluate(J=j, n=m, s_prime=s_prime, r=r, C=c, sigma=sigma))
+    assert np.isclose(got, want, rtol=1e-3), (got, want)
