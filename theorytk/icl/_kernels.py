@@ -15,8 +15,9 @@ and its w-rows are the next iterate. Per prompt and step ``i`` with residual
 Modes: ``COT`` = teacher forcing with the gradient-descent targets
 ``w_{i+1} = w_i - eta S (w_i - w*)`` (``S = X^T X / n``, ``w_0 = 0``), residual on every row;
 ``NO_COT`` = one step from ``[0; 0; 0; 1]``, residual on the w-rows against ``w*``.
-Prompts are independent, so the loss and gradients run in parallel over prompts into
-per-prompt buffers, summed afterwards in a fixed order (bit-identical on any thread count).
+Teacher forcing fixes every query in advance, so the structured per-prompt parts run in
+parallel over prompts and the dense parts are matrix products over all (prompt, step) rows
+(:func:`loss_and_gradients`); the rollout is sequential per prompt and parallel over prompts.
 """
 import numpy as np
 from numba import prange
@@ -85,68 +86,103 @@ def _gd_step(X, w, wstar, eta, out):
             out[a] -= eta * X[j, a] * proj / n
 
 
-@kernel
-def _prompt_loss_grad(V, W, X, y, wstar, eta, k, mode, gV, gW):
-    """Loss of one prompt; its gradients are added into gV, gW (D x D)."""
-    n, d = X.shape
+@kernel(parallel=True)
+def _columns(X, y, wstar, eta, k, mode, G0s, Zq, T):
+    """Per prompt: the data Gram's (x, y) block G0 (d+1 x d+1), the queries and the targets.
+
+    Teacher forcing makes every query known in advance: ``Zq[:, 0] = [0; 0; 0; 1]``,
+    ``T[:, i] = [0; 0; w_{i+1}; 1]`` and ``Zq[:, i+1] = T[:, i]`` with the GD iterates
+    ``w_{i+1} = w_i - eta (S w_i - S w*)``, ``S`` and ``S w* = X^T y / n`` read off G0. No-CoT:
+    one query, target ``[0; 0; w*; 1]``.
+    """
+    B, n, d = X.shape
     D = 2 * d + 2
-    G = _data_gram(X, y, D)
-    z = np.zeros(D)
-    z[D - 1] = 1.0
-    u, g, o, t, r, h = np.zeros(D), np.zeros(D), np.zeros(D), np.zeros(D), np.zeros(D), np.zeros(D)
-    w, w_next = np.zeros(d), np.zeros(d)
-    loss = 0.0
-    steps = k if mode == COT else 1
-    for i in range(steps):
-        _add_column(G, z, n)
-        _output(V, W, G, z, u, g, o)
-        if mode == COT:
-            _gd_step(X, w, wstar, eta, w_next)
-        for a in range(D):
-            t[a] = 0.0
-        t[D - 1] = 1.0
-        for a in range(d):
-            t[d + 1 + a] = w_next[a] if mode == COT else wstar[a]
-        for a in range(D):
-            in_mask = mode == COT or (a > d and a < D - 1)
-            r[a] = o[a] - t[a] if in_mask else 0.0
-            loss += 0.5 * r[a] * r[a]
-        for a in range(D):            # h = V^T r
-            acc = 0.0
-            for b in range(D):
-                acc += V[b, a] * r[b]
-            h[a] = acc
-        for a in range(D):
-            gh = 0.0
-            for b in range(D):
-                gh += G[a, b] * h[b]
-            for b in range(D):
-                gV[a, b] += r[a] * g[b]
-                gW[a, b] += gh * z[b]
-        if mode == COT:                # teacher forcing: the next column is the target
-            for a in range(D):
-                z[a] = t[a]
+    for b in prange(B):
+        G = G0s[b]
+        for j in range(n):
+            for a in range(d + 1):
+                ua = y[b, j] if a == d else X[b, j, a]
+                for c in range(d):
+                    G[a, c] += ua * X[b, j, c] / n
+                G[a, d] += ua * y[b, j] / n
+        w = np.zeros(d)
+        w_next = np.zeros(d)
+        Zq[b, 0, D - 1] = 1.0
+        for i in range(k):
+            if mode == COT:
+                for a in range(d):
+                    acc = -G[a, d]
+                    for c in range(d):
+                        acc += G[a, c] * w[c]
+                    w_next[a] = w[a] - eta * acc
+            else:
+                w_next[:] = wstar[b]
+            T[b, i, D - 1] = 1.0
             for a in range(d):
+                T[b, i, d + 1 + a] = w_next[a]
                 w[a] = w_next[a]
-    return loss
+            if i + 1 < k:
+                Zq[b, i + 1, :] = T[b, i, :]
 
 
 @kernel(parallel=True)
-def loss_and_gradients(V, W, X, y, wstar, eta, k, mode):
-    """Mean loss over the prompts (X: B x n x d) and its gradients in V and W."""
-    B = X.shape[0]
-    D = V.shape[0]
-    losses = np.zeros(B)
-    gVs = np.zeros((B, D, D))
-    gWs = np.zeros((B, D, D))
+def _gram_times(G0s, Zq, U, n, out):
+    """out[b, i] = G_i U[b, i] with G_i = [G0 0; 0 0] + (1/n) sum_{j <= i} Zq[b, j] Zq[b, j]^T.
+
+    The CoT columns vanish on the (x, y) rows, so each term costs O(d) instead of O(D^2).
+    """
+    B, k, D = Zq.shape
+    d1 = G0s.shape[1]
     for b in prange(B):
-        losses[b] = _prompt_loss_grad(V, W, X[b], y[b], wstar[b], eta, k, mode, gVs[b], gWs[b])
-    gV = np.zeros((D, D))
-    gW = np.zeros((D, D))
-    for b in range(B):
-        gV += gVs[b]
-        gW += gWs[b]
-    return losses.sum() / B, gV / B, gW / B
+        for i in range(k):
+            u = U[b, i]
+            o = out[b, i]
+            for a in range(d1):
+                acc = 0.0
+                for c in range(d1):
+                    acc += G0s[b, a, c] * u[c]
+                o[a] = acc
+            for a in range(d1, D):
+                o[a] = 0.0
+            for j in range(i + 1):
+                z = Zq[b, j]
+                dot = 0.0
+                for a in range(d1, D):
+                    dot += z[a] * u[a]
+                for a in range(d1, D):
+                    o[a] += z[a] * dot / n
+
+
+@kernel
+def loss_and_gradients(V, W, X, y, wstar, eta, k, mode):
+    """Mean loss over the prompts (X: B x n x d) and its gradients in V and W.
+
+    The per-prompt structured parts (data Gram, GD targets, G_i u) run in parallel over
+    prompts; the dense parts are matrix products over all (prompt, step) rows at once:
+    ``U = Zq W^T``, ``O = Zq + g V^T``, ``H = R V``, ``dV = R^T g``, ``dW = (G H)^T Zq``.
+    """
+    B, n, d = X.shape
+    D = 2 * d + 2
+    steps = k if mode == COT else 1
+    G0s = np.zeros((B, d + 1, d + 1))
+    Zq = np.zeros((B, steps, D))
+    T = np.zeros((B, steps, D))
+    _columns(X, y, wstar, eta, steps, mode, G0s, Zq, T)
+    Z2 = Zq.reshape(B * steps, D)
+    U = np.dot(Z2, W.T.copy()).reshape(B, steps, D)
+    g = np.empty((B, steps, D))
+    _gram_times(G0s, Zq, U, n, g)
+    g2 = g.reshape(B * steps, D)
+    R = Z2 + np.dot(g2, V.T.copy()) - T.reshape(B * steps, D)
+    if mode != COT:
+        R[:, :d + 1] = 0.0
+        R[:, D - 1] = 0.0
+    loss = 0.5 * np.sum(R * R) / B
+    gh = np.empty((B, steps, D))
+    _gram_times(G0s, Zq, np.dot(R, V).reshape(B, steps, D), n, gh)
+    gV = np.dot(R.T.copy(), g2) / B
+    gW = np.dot(gh.reshape(B * steps, D).T.copy(), Z2) / B
+    return loss, gV, gW
 
 
 @kernel(parallel=True)
