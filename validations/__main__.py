@@ -1,19 +1,27 @@
 """``python -m validations``: list the validations and run every one in ``--quick`` mode.
 
-Each validation writes its artifacts to ``<out>/<name>/``; this command then writes one
-summary page, ``<out>/summary.html``, with every verdict table and every plot. Options:
-``--list`` (only list), ``--out DIR`` (default ``results``), ``--full`` (run the full
-protocols instead of ``--quick``), ``--seed``. Exit status: 0 when every claim of every
-validation holds, 1 when some claim failed, 2 on bad usage.
+Each validation runs as ``python -m validations.<name>`` in its own process and writes its
+artifacts to ``<out>/<name>/``; a crash (an exit status other than 0 or 1, or no fresh
+``verdict.json``) does not stop the others. Then one self-contained summary page,
+``<out>/summary.html`` (:mod:`validations._report`), shows every claim, every
+discrimination matrix, every plot and every crash. Options: ``--list`` (only list),
+``--out DIR`` (default ``results``), ``--full`` (run the full protocols instead of
+``--quick``), ``--seed``. Exit status: 0 when every claim of every validation holds, 1 when
+some claim failed, 3 when some validation crashed (or exited 2, bad usage).
 """
 import argparse
-import html
 import importlib
-import json
 import pkgutil
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import validations
+from validations import _report
+
+EXIT_OK, EXIT_CLAIM_FAILED, EXIT_CRASHED = 0, 1, 3
+_STDERR_TAIL = 4000
 
 
 def available():
@@ -21,24 +29,27 @@ def available():
     return sorted(m.name for m in pkgutil.iter_modules(validations.__path__) if not m.name.startswith("_"))
 
 
-def summary_page(out, names):
-    """Write ``out/summary.html`` from each validation's ``verdict.json`` and PNGs; return its path."""
-    parts = ["<html><head><meta charset='utf-8'><title>theorytk validations</title></head><body>",
-             "<h1>theorytk validations</h1>"]
-    for name in names:
-        folder = out / name
-        verdict = json.loads((folder / "verdict.json").read_text())
-        state = "all claims hold" if verdict["all_hold"] else "SOME CLAIMS FAIL"
-        parts.append(f"<h2>{html.escape(name)}: {verdict['n_hold']} of {verdict['n_claims']} hold ({state})</h2><ul>")
-        for claim in verdict["claims"]:
-            mark = "PASS" if claim["holds"] else "FAIL"
-            parts.append(f"<li><b>{mark}</b> [{html.escape(claim['kind'])}] {html.escape(claim['sentence'])}</li>")
-        parts.append("</ul>")
-        parts += [f"<img src='{name}/{png.name}' style='max-width:100%'>" for png in sorted(folder.glob("*.png"))]
-    parts.append("</body></html>")
-    page = out / "summary.html"
-    page.write_text("\n".join(parts))
-    return page
+def run_one(name, flags):
+    """Run ``python -m validations.<name> *flags``; return ``(exit status, stderr)`` (stderr echoed)."""
+    process = subprocess.run([sys.executable, "-m", f"validations.{name}", *flags], stderr=subprocess.PIPE,
+                             text=True, check=False)
+    sys.stderr.write(process.stderr)
+    return process.returncode, process.stderr
+
+
+def collect(folder, name, status, stderr, started):
+    """The :class:`validations._report.Run` of one finished validation, a crash record if it crashed.
+
+    It crashed when its exit status is not 0 or 1, or when it left no ``verdict.json``
+    written after ``started`` (a stale one from an earlier run does not count).
+    """
+    verdict = folder / "verdict.json"
+    fresh = verdict.is_file() and verdict.stat().st_mtime >= started
+    crash = None
+    if status not in (EXIT_OK, EXIT_CLAIM_FAILED) or not fresh:
+        message = "no fresh verdict.json was written" if not fresh else "non-zero exit status other than 1"
+        crash = {"returncode": status, "message": message, "stderr": stderr[-_STDERR_TAIL:]}
+    return _report.load_run(folder, label=name, crash=crash)
 
 
 def main(argv=None):
@@ -52,16 +63,21 @@ def main(argv=None):
     if args.list:
         for name in names:
             print(f"{name:20s} {importlib.import_module(f'validations.{name}').DESCRIPTION}")
-        return 0
-    statuses = []
+        return EXIT_OK
+    runs = []
     for name in names:
-        print(f"== validations.{name} ==")
-        flags = ["--out", str(args.out / name), "--seed", str(args.seed)] + ([] if args.full else ["--quick"])
-        statuses.append(importlib.import_module(f"validations.{name}").main(flags))
-    if any(s == 2 for s in statuses):
-        return 2
-    print(f"summary: {summary_page(args.out, names)}")
-    return 1 if any(statuses) else 0
+        print(f"== validations.{name} ==", flush=True)
+        folder = args.out / name
+        flags = ["--out", str(folder), "--seed", str(args.seed)] + ([] if args.full else ["--quick"])
+        started = time.time() - 1.0  # mtime resolution
+        status, stderr = run_one(name, flags)
+        runs.append(collect(folder, name, status, stderr, started))
+    args.out.mkdir(parents=True, exist_ok=True)
+    print(f"summary: {_report.write(args.out / 'summary.html', runs)}")
+    if any(run.crash for run in runs):
+        print("crashed: " + ", ".join(run.label for run in runs if run.crash), file=sys.stderr)
+        return EXIT_CRASHED
+    return EXIT_OK if all(run.verdict.get("all_hold") for run in runs) else EXIT_CLAIM_FAILED
 
 
 if __name__ == "__main__":
