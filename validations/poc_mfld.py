@@ -86,7 +86,7 @@ def protocol(quick):
     if quick:
         return dict(lams=(0.005, 0.05, 0.2), widths=(8, 16, 32, 64, 128), replicates=16, inner=2, window=20.0,
                     grids=(121, 161), eta_check=((0.05, 32),), ensembles=((16, 4), (16, 16)),
-                    linear_widths=(4, 16), linear_lam=0.05, transient_widths=(8, 16, 32, 64, 128),
+                    linear_widths=(4, 16), linear_lam=0.05, transient_widths=(8, 16, 32, 64),
                     transient_inner=16, linear_inner=32)
     return dict(lams=(0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5), widths=(8, 16, 32, 64, 128, 256, 512),
                 replicates=32, inner=1, window=40.0, grids=(161, 241), eta_check=((0.01, 64), (0.05, 64), (0.2, 64)),
