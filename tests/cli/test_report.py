@@ -167,3 +167,27 @@ def test_real_quick_run_renders(tmp_path):
     page = _parse(_report.write(tmp_path / "report.html", runs))
     assert len(page.rows) == len(runs[0].verdict["claims"]) > 0
     assert len(page.images) == len(list(out.glob("*.png"))) > 0
+
+
+def test_python_m_validations_goes_on_after_a_crash(tmp_path, monkeypatch, capsys):
+    """``python -m validations``: the first validation crashes (exit 3), the second still runs, the summary shows both."""
+    import validations.__main__ as entry
+
+    ran = []
+
+    def fake_run_one(name, flags):
+        ran.append(name)
+        if name == "crashes":
+            return 3, "Traceback (most recent call last):\nSimulationDiverged: step 12"
+        write_run(Path(flags[flags.index("--out") + 1]))
+        return 0, ""
+
+    monkeypatch.setattr(entry, "available", lambda: ["crashes", "fine"])
+    monkeypatch.setattr(entry, "run_one", fake_run_one)
+    assert entry.main(["--out", str(tmp_path)]) == entry.EXIT_CRASHED
+    assert ran == ["crashes", "fine"]
+    page = _parse(tmp_path / "summary.html")
+    assert len(page.rows) == 4 and len(page.images) == 2
+    text = (tmp_path / "summary.html").read_text()
+    assert "CRASHED (exit 3)" in text and "SimulationDiverged: step 12" in text
+    assert "crashed: crashes" in capsys.readouterr().err
