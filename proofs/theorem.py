@@ -112,8 +112,13 @@ class Theorem:
         return [np.asarray(params[p], dtype=float) for p in self.parameters]
 
     def evaluate(self, **params):
-        """The expression at the given parameters (NumPy broadcasting applies)."""
-        return self._function(*self._arguments(params))
+        """The expression at the given parameters, broadcast against all of them (a float array).
+
+        A constant expression (or one that ignores some parameters) still has the broadcast
+        shape of every parameter, so it compares element by element like any other bound.
+        """
+        args = self._arguments(params)
+        return np.broadcast_to(np.asarray(self._function(*args), dtype=float), np.broadcast_shapes(*(a.shape for a in args))).copy()
 
     def exponent(self, symbol, limit="oo"):
         r"""The leading power of the expression in ``symbol``, derived by sympy.

@@ -317,7 +317,7 @@ class UpperBound(_Judged):
     sanity: str | None = None
 
     @classmethod
-    def of(cls, theorem, empirical, se, at, *, name=None, k=3.0, labels=None):
+    def of(cls, theorem, empirical, se, at, *, name=None, k=3.0, labels=None, sanity=None):
         """The claim that ``empirical`` stays under ``theorem``'s bound evaluated at ``at``.
 
         Parameters
@@ -330,13 +330,13 @@ class UpperBound(_Judged):
             against ``empirical``).
         name : str, optional
             Default: the theorem's statement.
-        k, labels
+        k, labels, sanity
             As in the class.
         """
         theorem = _theorem(theorem)
         _require_constant(theorem, "an UpperBound")
         return cls(name if name is not None else theorem.statement, empirical, se, _evaluate(theorem, at), k=k,
-                   labels=labels, theorem=theorem, basis=_basis_at(at))
+                   labels=labels, theorem=theorem, basis=_basis_at(at), sanity=sanity)
 
     def __post_init__(self):
         _name(self.name)
@@ -474,7 +474,7 @@ class Rate(_Judged):
     sanity: str | None = None
 
     @classmethod
-    def of(cls, theorem, symbol, fit, *, tolerance, limit="oo", name=None):
+    def of(cls, theorem, symbol, fit, *, tolerance, limit="oo", name=None, sanity=None):
         """The claim that ``fit``'s slope equals ``theorem``'s leading power in ``symbol``.
 
         The expected exponent is ``theorem.exponent(symbol, limit)``, derived by sympy (e.g.
@@ -493,6 +493,8 @@ class Rate(_Judged):
             The regime of the leading power.
         name : str, optional
             Default: ``"<statement> vs <symbol>"``.
+        sanity : str, optional
+            As in the class.
         """
         theorem = _theorem(theorem)
         exponent = theorem.exponent(symbol, limit)
@@ -502,7 +504,7 @@ class Rate(_Judged):
             raise ValueError(f"{theorem.name}: the exponent in {symbol} is {exponent}, which depends on other "
                              f"symbols; substitute them in a theorem of its own") from None
         return cls(name if name is not None else f"{theorem.statement} vs {symbol}", fit, expected, tolerance,
-                   theorem=theorem, basis={"symbol": str(symbol), "limit": limit, "exponent": expected})
+                   theorem=theorem, basis={"symbol": str(symbol), "limit": limit, "exponent": expected}, sanity=sanity)
 
     def __post_init__(self):
         _name(self.name)
@@ -616,7 +618,7 @@ class Agreement(_Judged):
     sanity: str | None = None
 
     @classmethod
-    def of(cls, theorem, a, se_a, at, *, name=None, k=3.0, rel_tol=0.0, labels=None):
+    def of(cls, theorem, a, se_a, at, *, name=None, k=3.0, rel_tol=0.0, labels=None, sanity=None):
         """The claim that the estimate ``a`` equals ``theorem``'s exact expression evaluated at ``at``.
 
         ``b = theorem.evaluate(**at)`` with ``se_b = 0``; the theorem's constant must be known.
@@ -625,7 +627,7 @@ class Agreement(_Judged):
         theorem = _theorem(theorem)
         _require_constant(theorem, "an Agreement")
         return cls(name if name is not None else theorem.statement, a, se_a, _evaluate(theorem, at), 0.0, k=k,
-                   rel_tol=rel_tol, labels=labels, theorem=theorem, basis=_basis_at(at))
+                   rel_tol=rel_tol, labels=labels, theorem=theorem, basis=_basis_at(at), sanity=sanity)
 
     def __post_init__(self):
         _name(self.name)
