@@ -24,6 +24,7 @@ setup(
         "tqdm>=4.60",
         "threadpoolctl>=3.1",
     ],
+    entry_points={"console_scripts": ["theorytk = validations._cli:main"]},
     extras_require={
         "test": ["pytest>=7", "hypothesis>=6.80", "dask[distributed]>=2024.1", "deeptime>=0.4", "pandas>=2.0"],
         "frame": ["pandas>=2.0"],
