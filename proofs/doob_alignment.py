@@ -106,7 +106,37 @@ DA_GIBBS_UPDATE = Theorem(
                   "exp(-f_K) p_ref [paper: reviews]. Weights and beta' schedule unconfirmed."),
 )
 
-THEOREMS = (DOOB_IDENTITY, GIRSANOV_SCORE_ERROR, SCORE_ERROR_TERM, SAMPLING_BOUND, DA_ENVELOPE, DA_GIBBS_UPDATE)
+Cw, Cm, M = sp.symbols("C_w C_m M", positive=True)
+
+W2_DISCRETISATION = Theorem(
+    name="w2_discretisation",
+    statement="W2(q, law of the chain started at q_T) = C_w h + o(h) for the exponential integrator and "
+              "Euler-Maruyama (first-order schemes, affine scores)",
+    expr=Cw * h,
+    symbols=(Cw, h),
+    source=Source(DERIVED, "Both schemes have local error O(h^2) in the mean and covariance of the Gaussian chain "
+                  "(affine scores), summed over T/h steps: O(h) in the law's moments, and the Bures W2 between "
+                  "Gaussians is Lipschitz in the moments; the start at q_T removes the e^{-T} term.", "derived here",
+                  "Strong/weak order one of EM and the exponential integrator for smooth drifts; the leading "
+                  "power in h (-> 0) is the claim, C_w is not known."),
+    constant_known=False,
+)
+
+MC_CORRECTION_RMSE = Theorem(
+    name="mc_correction_rmse",
+    statement="RMS error of the self-normalised M-sample Doob correction = C_m M^(-1/2) + O(1/M)",
+    expr=Cm / sp.sqrt(M),
+    symbols=(Cm, M),
+    source=Source(DERIVED, "Delta method for a ratio of sample means: sum w_i X_i / sum w_i - E_q[X0|x] has "
+                  "variance Var_p(w (X - mu_q))/(M E_p[w]^2) + O(1/M^2) and bias O(1/M); the plain mean term "
+                  "has variance Var/M; so the RMS error is C_m M^(-1/2) + O(1/M).", "derived here",
+                  "The paper estimates the correction by Monte Carlo (Reviewers 1 and 3); its rate in M is "
+                  "not stated in what we could read. Leading power as M -> oo; C_m not known."),
+    constant_known=False,
+)
+
+THEOREMS = (DOOB_IDENTITY, GIRSANOV_SCORE_ERROR, SCORE_ERROR_TERM, SAMPLING_BOUND, DA_ENVELOPE, DA_GIBBS_UPDATE,
+            W2_DISCRETISATION, MC_CORRECTION_RMSE)
 
 
 def _gaussian_1d():
