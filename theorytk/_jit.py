@@ -9,8 +9,10 @@ theorytk are cached by :class:`SourceTreeLocator` instead: in ``cache_dir()``
 (``$THEORYTK_CACHE_DIR``, else ``$XDG_CACHE_HOME/theorytk/numba``, else
 ``~/.cache/theorytk/numba``), stamped with a hash of the *contents* of every file that can
 reach the kernel's machine code: the shared helpers (``theorytk/_*.py``) and every module
-of the kernel's own subpackage. Any edit to one of them invalidates that subpackage's
-index, so the next call recompiles. :func:`clear_cache` removes the cache.
+of the kernel's own subpackage, and kept in a folder named by that hash. Any edit to one of
+them sends the next call to a new folder, so it recompiles; two processes running different
+versions of the code never share an index or machine code. Old folders stay until
+:func:`clear_cache` removes the cache.
 
 ``FASTMATH`` allows reassociation (vectorised reductions), contraction into FMA and
 reciprocal approximations of division by constants, but *not* ``nnan``/``ninf``: kernels
@@ -86,7 +88,10 @@ class SourceTreeLocator(caching._SourceFileBackedLocatorMixin, caching._CacheLoc
         self._py_file = py_file
         self._lineno = py_func.__code__.co_firstlineno
         self._folder = Path(py_file).resolve().parent
-        self._cache_path = str(cache_dir() / Path(py_file).resolve().parent.relative_to(PACKAGE.parent))
+        # one folder per source version: processes running different versions of the code (an edit while
+        # another run is going) never read each other's index or machine code
+        relative = self._folder.relative_to(PACKAGE.parent)
+        self._cache_path = str(cache_dir() / relative / source_stamp(self._folder)[:16])
 
     def get_cache_path(self):
         return self._cache_path

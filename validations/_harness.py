@@ -13,7 +13,9 @@ executor and the result store, runs the experiment, and writes to ``--out``
 config x replicate), ``verdict.json``, ``manifest.json`` and the experiment's PNG plots.
 
 Exit status: 0 every claim holds; 1 some claim failed (a finding, reported as such);
-2 bad usage or input (argparse errors, ``ValueError``/``TypeError`` from the inputs).
+2 bad usage (argument parsing and the checks of the arguments themselves); 3 the run
+crashed or a solver failed (:class:`theorytk.errors.SolverFailure`, or any other exception
+inside the experiment, the executor or the store: the traceback is printed).
 """
 import argparse
 import json
@@ -21,17 +23,19 @@ import os
 import platform
 import sys
 import time
+import traceback
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
 import numpy as np
 
+from theorytk.errors import SolverFailure
 from theorytk.mutants import Discrimination
 from theorytk.store import ResultStore
 from theorytk.sweep import make_executor, sweep
 
-EXIT_OK, EXIT_CLAIM_FAILED, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_CLAIM_FAILED, EXIT_USAGE, EXIT_CRASHED = 0, 1, 2, 3
 _PACKAGES = ("theorytk", "numpy", "scipy", "sympy", "numba", "matplotlib", "hypothesis", "dask", "distributed")
 
 
@@ -133,9 +137,12 @@ def run(name, description, experiment, argv=None, mutants=()):
                     by_mutant[mutant.name] = experiment(Context(name, args.quick, args.seed, out, False, args.resume,
                                                                 None, executor, store, mutant.name))
                     store.to_csv(out / "mutants" / mutant.name / "results.csv")
-    except (ValueError, TypeError, ImportError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+    except Exception as exc:  # noqa: BLE001 -- every failure of the run itself is exit 3, with its traceback
+        traceback.print_exc()
+        kind = "a solver failed" if isinstance(exc, SolverFailure) else "the run crashed"
+        print(f"error: {kind} ({type(exc).__name__}: {exc}); exit status {EXIT_CRASHED}, no verdict written",
+              file=sys.stderr)
+        return EXIT_CRASHED
     record = verdicts.to_dict()
     discrimination = Discrimination.of(verdicts, by_mutant, mutants) if mutants else None
     record["mutants"] = discrimination.to_dict() if discrimination else None

@@ -26,3 +26,18 @@ def test_no_mutants_flag_skips_them(tmp_path):
     assert mini.main(["--out", str(tmp_path), "--no-plot", "--no-mutants"]) == 0
     assert json.loads((tmp_path / "verdict.json").read_text())["mutants"] is None
     assert not (tmp_path / "mutants").exists()
+
+
+def test_a_solver_failure_or_crash_exits_3_with_its_traceback(tmp_path, monkeypatch, capsys):
+    from theorytk.mfld.langevin import SimulationDiverged
+
+    def diverge(config, seed):
+        raise SimulationDiverged("diverged at step 7; hint: smaller eta")
+
+    monkeypatch.setattr(mini, "run_config", diverge)
+    assert mini.main(["--out", str(tmp_path), "--no-plot"]) == 3
+    err = capsys.readouterr().err
+    assert "Traceback" in err and "a solver failed" in err and "step 7" in err
+    monkeypatch.setattr(mini, "run_config", lambda config, seed: 1 / 0)
+    assert mini.main(["--out", str(tmp_path), "--no-plot"]) == 3
+    assert "the run crashed (ZeroDivisionError" in capsys.readouterr().err

@@ -38,6 +38,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from theorytk import _validate
+from theorytk.errors import SolverFailure
 from theorytk.alignment import _kernels
 from theorytk.alignment import reference as _reference
 from theorytk.alignment.potentials import CallablePotential
@@ -54,7 +55,7 @@ SCHEMES = ("exponential", "euler")
 STARTS = ("standard", "marginal")
 
 
-class SamplerDiverged(FloatingPointError):
+class SamplerDiverged(SolverFailure, FloatingPointError):
     """A particle of the sampler became NaN or infinite."""
 
 

@@ -36,6 +36,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from theorytk import _validate
+from theorytk.errors import SolverFailure
 from theorytk.dfiv import _stage_kernels, reference, two_stage
 from theorytk.dfiv.features import BACKENDS, MLP
 from theorytk.dfiv.selection import check_stages
@@ -46,7 +47,7 @@ STAGE_OPS = {"numba": _stage_kernels, "numpy": reference}
 """The inner Adam loops of the schedule by backend: one fused kernel, or its twin on :mod:`two_stage`."""
 
 
-class TrainingDiverged(FloatingPointError):
+class TrainingDiverged(SolverFailure, FloatingPointError):
     """The stage-2 loss became non-finite; the message names the epoch and a remedy."""
 
 

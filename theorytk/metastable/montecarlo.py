@@ -12,6 +12,7 @@ import numba
 import numpy as np
 
 from theorytk import _validate
+from theorytk.errors import SolverFailure
 from theorytk.metastable import _kernels
 from theorytk.metastable.exact import check_chain, reaches_almost_surely, state_set
 from theorytk.random import stream_seeds
@@ -21,7 +22,7 @@ __all__ = ["HittingSample", "WalkersCensored", "simulate_hitting"]
 _NO_LIMIT = np.iinfo(np.int64).max
 
 
-class WalkersCensored(RuntimeError):
+class WalkersCensored(SolverFailure):
     """Some walkers did not reach the target within ``max_steps``."""
 
 

@@ -18,6 +18,7 @@ import numba
 import numpy as np
 
 from theorytk import _validate
+from theorytk.errors import SolverFailure
 from theorytk.mfld import _kernels
 from theorytk.mfld.problem import MeanFieldProblem
 from theorytk.random import child_generators
@@ -26,7 +27,7 @@ _NOISE_CHUNK_VALUES = 1 << 20  # normals drawn per chunk (8 MiB)
 _BLOCK_PARALLEL_WORK = 1 << 16  # multiply-adds per step below which a parallel launch per step costs more than it saves
 
 
-class SimulationDiverged(FloatingPointError):
+class SimulationDiverged(SolverFailure, FloatingPointError):
     """A particle coordinate became NaN or left the allowed range during a simulation."""
 
 

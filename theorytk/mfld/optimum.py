@@ -27,6 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from theorytk import _validate
+from theorytk.errors import SolverFailure
 from theorytk.mfld.problem import MeanFieldProblem
 from theorytk.random import generator
 
@@ -37,7 +38,7 @@ def _log_normalise(log_w):
     return log_w - (top + np.log(np.sum(np.exp(log_w - top))))
 
 
-class OptimumNotConverged(RuntimeError):
+class OptimumNotConverged(SolverFailure):
     """The grid fixed-point iteration did not reach its tolerance.
 
     Attributes

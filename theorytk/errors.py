@@ -1,0 +1,16 @@
+"""The one base class of every solver failure.
+
+A solver that cannot deliver a trustworthy answer raises a subclass of
+:class:`SolverFailure` with the step (or iteration) where it failed and a hint:
+``theorytk.mfld.SimulationDiverged`` and ``OptimumNotConverged``,
+``theorytk.dfiv.TrainingDiverged``, ``theorytk.alignment.SamplerDiverged``,
+``theorytk.metastable.WalkersCensored``. Catch ``SolverFailure`` to handle them all; the
+validation harness reports them with exit status 3 (the run failed), never 1 (a claim
+failed) or 2 (bad usage).
+"""
+
+__all__ = ["SolverFailure"]
+
+
+class SolverFailure(RuntimeError):
+    """A solver failed (diverged, did not converge, or censored its samples); the message says where and why."""
