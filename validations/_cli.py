@@ -37,7 +37,6 @@ se_B(s)^2)`` with ``K = --k`` (default 3: a one-sided z-test of "the slack grew"
 slack or SE that is missing or not finite is shown as such and never counts as a shrink.
 """
 import argparse
-import ast
 import importlib
 import math
 import re
@@ -46,29 +45,16 @@ import sys
 from pathlib import Path
 
 from validations import _report
-from validations.__main__ import available
+from validations.__main__ import available, describe
 
 EXIT_OK, EXIT_CHANGED, EXIT_USAGE = 0, 1, 2
 _ARXIV = re.compile(r"arXiv[:\s]*(\d{4}\.\d{4,5})", re.IGNORECASE)
 _YEAR = re.compile(r"\b(19\d{2}|20\d{2})\b")
-_VALIDATIONS = Path(__file__).resolve().parent
 
 
 def _usage(message):
     print(f"error: {message}", file=sys.stderr)
     return EXIT_USAGE
-
-
-def _module_strings(name):
-    """``(DESCRIPTION, first docstring line)`` of ``validations/<name>.py``, read by ast (no import)."""
-    tree = ast.parse((_VALIDATIONS / f"{name}.py").read_text())
-    description = ""
-    for node in tree.body:
-        if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "DESCRIPTION" for t in node.targets) \
-                and isinstance(node.value, ast.Constant):
-            description = node.value.value
-    doc = (ast.get_docstring(tree) or "").strip().splitlines()
-    return description, doc[0] if doc else ""
 
 
 def theorems_of(name):
@@ -87,14 +73,14 @@ def theorems_of(name):
 def cmd_list(_args):
     for name in available():
         try:
-            description, first = _module_strings(name)
+            description = describe(name)
         except (OSError, SyntaxError) as exc:
-            description, first = f"(cannot read: {exc})", ""
-        print(f"{name}: {description or first}")
+            description = f"(cannot read: {exc})"
+        print(f"{name}: {description}")
         try:
             theorems = theorems_of(name)
-        except ImportError as exc:
-            print(f"    (no theorems: {exc})")
+        except Exception as exc:  # noqa: BLE001 -- a missing or broken proofs module must not stop the listing
+            print(f"    (no theorems: {type(exc).__name__}: {exc})")
             continue
         for t in theorems:
             print(f"    {t.name}: {_short(t.source.where or '-')} [{t.source.confidence}]")
