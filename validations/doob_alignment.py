@@ -26,6 +26,11 @@ Claims under test (Kawata, Oko, Nitanda, Suzuki, ICLR 2025, arXiv 2502.02954; de
 * P4, synthetic DPO on a 2-D four-mode mixture with a quadratic reward and Bradley-Terry
   labels: DA (K = 3 as in the paper) lowers the regularised objective, k x (successive
   iterate gap) stays bounded over K = 32, and the Doob sampler reproduces q_K's mode weights.
+
+The two rates take their exponents from :data:`proofs.doob_alignment.W2_DISCRETISATION` (1 in h)
+and :data:`proofs.doob_alignment.MC_CORRECTION_RMSE` (-1/2 in M). Planted mutants (MUTANTS): the
+correction tilts by 2 f (wrong strength), the correction is dropped (plain p_ref sampling), a
+score error is claimed but not injected (caught by KL(law_0 || law_eps) > 0 on the exact laws).
 """
 import numba
 import numpy as np
@@ -39,6 +44,7 @@ from theorytk.alignment.reference_distributions import ou_coefficients
 from theorytk.claims import Agreement, Check, Rate, UpperBound, Verdicts
 from theorytk.metrics import gaussian_kl
 from theorytk.random import generator
+from theorytk.mutants import Mutant
 from validations import _harness
 
 NAME = "doob_alignment"
@@ -116,14 +122,33 @@ def dpo_problem(n_pairs, seed=7):
 
 # ---------------------------------------------------------------------------------------- runs
 
+MUTANTS = (
+    Mutant("wrong_strength", "the Doob correction tilts by 2 f (beta misread by a factor 2): samples p_ref e^{-2f}"),
+    Mutant("no_correction", "the Doob correction is dropped: plain reference sampling of p_ref"),
+    Mutant("error_not_injected", "a reference-score error is claimed (eps > 0) but the sampler runs without it"),
+)
+
+
+def _sampler(config, reference, potential, correction="exact", score_error=None, **options):
+    """The user's :class:`DoobSampler` for ``config``, with the planted defect of ``config["mutant"]`` if any."""
+    mutant = config.get("mutant")
+    if mutant == "wrong_strength" and isinstance(potential, QuadraticPotential):
+        potential = potential * 2.0
+    elif mutant == "no_correction" and isinstance(potential, QuadraticPotential):
+        potential = potential * 0.0
+    if mutant == "error_not_injected":
+        score_error = None
+    return DoobSampler(reference, potential, correction, score_error=score_error, **options)
+
+
 def _p1_point(config):
     ref, pot = p1_problem(config["d"])
     error = ScoreError(config["eps"]) if config["eps"] > 0 else None
-    sampler = DoobSampler(ref, pot, scheme=config["scheme"], score_error=error, start=config["start"])
+    sampler = _sampler(config, ref, pot, scheme=config["scheme"], score_error=error, start=config["start"])
     law = sampler.exact_law(config["steps"], config["horizon"])
-    clean = DoobSampler(ref, pot, scheme=config["scheme"], start=config["start"]).exact_law(config["steps"],
-                                                                                         config["horizon"])
-    target = sampler.target
+    clean = _sampler(config, ref, pot, scheme=config["scheme"], start=config["start"]).exact_law(config["steps"],
+                                                                                              config["horizon"])
+    target = tilt(ref, pot).target
     return {"kl": law.kl_from(target), "w2": law.w2(target), "hellinger": law.hellinger(target),
             "hellinger_clean": clean.hellinger(target), "kl_clean_to_eps": clean.kl_to(law)}
 
@@ -163,7 +188,7 @@ def _p2_point(config, seed):
         rng = generator(seed)
         samples = ula(target, ref.sample(config["n"], seed=rng.integers(2**32)), config["ula_steps"], 0.01, rng)
     else:
-        sampler = DoobSampler(ref, pot, config["method"], mc_samples=config["M"], inner_steps=config["J"])
+        sampler = _sampler(config, ref, pot, config["method"], mc_samples=config["M"], inner_steps=config["J"])
         samples = sampler.sample(config["n"], config["steps"], config["horizon"], seed=seed)
     frac, se = _mode_fraction(samples, target, favoured)
     return {"fraction": frac, "fraction_se": se, "target_fraction": float(target.weights[favoured]),
@@ -172,7 +197,7 @@ def _p2_point(config, seed):
 
 def _p1_mc_point(config, seed):
     ref, pot = p1_problem(config["d"])
-    sampler = DoobSampler(ref, pot)
+    sampler = _sampler(config, ref, pot)
     x = sampler.sample(config["n"], config["steps"], config["horizon"], seed=seed)
     law = sampler.exact_law(config["steps"], config["horizon"])
     centred = x - x.mean(axis=0)
@@ -228,7 +253,7 @@ def _dpo_point(config, seed):
     result = dual_averaging(objective, ref, config["iterations"])
     short = dual_averaging(objective, ref, 3)
     target = short.tilts[-1].target
-    samples = DoobSampler(ref, short.potentials[-1]).sample(config["n"], STEPS_P2, HORIZON_P2, seed=seed)
+    samples = _sampler(config, ref, short.potentials[-1]).sample(config["n"], STEPS_P2, HORIZON_P2, seed=seed)
     nearest = np.argmin(((samples[:, None, :] - target.means[None]) ** 2).sum(-1), axis=1)
     fractions = np.bincount(nearest, minlength=4) / len(samples)
     return {"objective": result.objective, "iterate_change": result.iterate_change, "objective_k3": short.objective,
@@ -339,6 +364,12 @@ def p1_claims(p, results):
     claims.append(UpperBound("score-error term sqrt(2)(H(q, law_eps) - H(q, law_0)) <= eps sqrt(T)", diff, 0.0, term,
                              labels=noisy_labels))
     girsanov = np.array([r.scalars["kl_clean_to_eps"] for r in noisy])
+    moved = bool(np.all(girsanov > 0.0))
+    claims.append(Check("an injected score error eps > 0 changes the law: KL(law_0 || law_eps) > 0 at every eps > 0",
+                        moved, {"min_kl": float(girsanov.min())},
+                        f"smallest KL(law_0 || law_eps) over the eps > 0 grid: {girsanov.min():.2e} "
+                        f"({'> 0' if moved else 'NOT > 0: the claimed error was not injected'}); exact laws, no "
+                        "Monte Carlo noise, so any positive value decides."))
     claims.append(UpperBound("Girsanov: KL(law_0 || law_eps) <= eps^2 T (discrete chains, sup-norm error)", girsanov,
                              0.0, thm.GIRSANOV_SCORE_ERROR.evaluate(eps=np.array([r.config["eps"] for r in noisy]),
                                                                     T=np.array([r.config["horizon"] for r in noisy])),
@@ -451,7 +482,7 @@ def experiment(ctx):
     return verdicts
 
 
-main = _harness.entry_point(NAME, DESCRIPTION, experiment)
+main = _harness.entry_point(NAME, DESCRIPTION, experiment, MUTANTS)
 
 if __name__ == "__main__":
     raise SystemExit(main())

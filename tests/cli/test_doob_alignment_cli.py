@@ -24,12 +24,17 @@ def test_quick_run_writes_every_artifact(quick_run):
         assert (out / name).is_file(), (name, proc.stdout, proc.stderr)
 
 
-def test_exit_status_matches_the_verdict(quick_run):
+def test_quick_run_holds_and_rejects_every_mutant(quick_run):
     proc, out = quick_run
     verdict = json.loads((out / "verdict.json").read_text())
-    assert proc.returncode == (0 if verdict["all_hold"] else 1), proc.stderr
-    assert verdict["n_claims"] >= 20
+    assert proc.returncode == 0, (proc.stdout, proc.stderr)
+    assert verdict["all_hold"] and verdict["n_claims"] >= 20
     assert all(claim["sentence"] and isinstance(claim["holds"], bool) for claim in verdict["claims"])
+    mutants = verdict["mutants"]
+    assert sorted(m["name"] for m in mutants["declared"]) == sorted(m.name for m in doob_alignment.MUTANTS)
+    assert mutants["all_rejected"] and mutants["unrejected"] == [], mutants
+    for mutant in mutants["declared"]:
+        assert mutant["error"] is None and mutant["rejected_by"], mutant
 
 
 def test_csv_has_one_row_per_config(quick_run):
@@ -42,9 +47,11 @@ def test_csv_has_one_row_per_config(quick_run):
 def test_resume_gives_the_same_csv(quick_run):
     _, out = quick_run
     before = (out / "results.csv").read_text()
-    proc = _cli("--quick", "--out", str(out), "--seed", "0", "--resume", "--no-plot")
-    assert proc.returncode in (0, 1), proc.stderr
+    proc = _cli("--quick", "--out", str(out), "--seed", "0", "--resume", "--no-plot", "--no-mutants")
+    assert proc.returncode == 0, proc.stderr
     assert (out / "results.csv").read_text() == before
+    verdict = json.loads((out / "verdict.json").read_text())
+    assert verdict["mutants"] is None and verdict["all_hold"]
 
 
 @pytest.mark.parametrize("args", [["--seed", "-1"], ["--executor", "threads"], ["--no-such-flag"]])
