@@ -26,6 +26,7 @@ watching a sweep) never block the writer in WAL mode.
 
 One store per directory: two stores in one directory would share ``arrays/``.
 """
+import contextlib
 import csv
 import dataclasses
 import hashlib
@@ -42,7 +43,7 @@ import numpy as np
 
 from theorytk import _validate
 
-__all__ = ["Record", "ResultStore", "run_id", "split_result"]
+__all__ = ["Record", "ResultStore", "atomic_open", "run_id", "split_result"]
 
 _FIXED_COLUMNS = ("config_index", "replicate", "run_id")
 
@@ -414,7 +415,7 @@ class ResultStore:
                 f"cannot write {path}: column names {clashes} occur twice among "
                 f"{list(_FIXED_COLUMNS)}, config keys {config_keys} and scalar keys {scalar_keys}"
             )
-        with open(path, "w", newline="", encoding="utf-8") as handle:
+        with atomic_open(path, newline="") as handle:
             writer = csv.writer(handle)
             writer.writerow(columns)
             for record in records:
@@ -427,6 +428,37 @@ class ResultStore:
                         *(_cell(record.scalars.get(key)) for key in scalar_keys),
                     ]
                 )
+
+    def delete(self, run_ids):
+        """Delete the rows of ``run_ids`` (their array files become orphans for :meth:`prune_arrays`)."""
+        with self._connection:
+            self._connection.executemany("DELETE FROM runs WHERE run_id = ?", [(_string("run_id", r),) for r in run_ids])
+
+    def to_frame(self):
+        """Return the runs as a ``pandas.DataFrame``, one row per config x replicate.
+
+        The columns are those of :meth:`to_csv` (``config_index, replicate, run_id``, the
+        configuration keys, the scalar result keys; missing entries are NaN/None). List or
+        dict config values stay Python objects. Needs pandas (``pip install theorytk[frame]``).
+
+        Raises
+        ------
+        ImportError
+            If pandas is not installed.
+        """
+        try:
+            import pandas
+        except ImportError as exc:
+            raise ImportError("ResultStore.to_frame needs pandas, which is not installed: "
+                              "pip install theorytk[frame] (or pip install pandas)") from exc
+        records = self.records()
+        config_keys = _ordered_union(record.config for record in records)
+        scalar_keys = _ordered_union(record.scalars for record in records)
+        columns = [*_FIXED_COLUMNS, *config_keys, *scalar_keys]
+        rows = [[record.config_index, record.replicate, record.run_id,
+                 *(record.config.get(key) for key in config_keys),
+                 *(record.scalars.get(key, np.nan) for key in scalar_keys)] for record in records]
+        return pandas.DataFrame(rows, columns=columns)
 
     def clear(self):
         """Delete every run and every file in ``arrays/``.
@@ -475,6 +507,30 @@ def _cell(value):
     if isinstance(value, (list, dict)):
         return _dumps(value)
     return value
+
+
+@contextlib.contextmanager
+def atomic_open(path, mode="w", **kwargs):
+    """Open a temporary file beside ``path``; on success fsync it and rename it onto ``path``.
+
+    A reader, or a run killed mid-write, sees the old file or the complete new one, never a
+    truncated one. On an exception the temporary file is removed and ``path`` is untouched.
+    Text mode defaults to UTF-8.
+    """
+    path = Path(path)
+    if "b" not in mode:
+        kwargs.setdefault("encoding", "utf-8")
+    descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(descriptor, mode, **kwargs) as handle:
+            yield handle
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temporary)
+        raise
 
 
 def _fsync_directory(path):

@@ -14,8 +14,11 @@ missing.
 """
 import concurrent.futures as cf
 import contextlib
+import ctypes
 import dataclasses
 import multiprocessing
+import os
+import signal
 import sys
 from collections.abc import Mapping, Sequence
 
@@ -111,6 +114,7 @@ def sweep(
     resume=False,
     progress=None,
     code_version=__version__,
+    discard_stale=False,
 ):
     """Run ``fn`` on every configuration x replicate; store and return the results.
 
@@ -145,6 +149,11 @@ def sweep(
     code_version : str
         Part of every run id (default: theorytk's version), so stored results of other code
         are never resumed.
+    discard_stale : bool
+        With ``resume``: delete stored runs this sweep does not plan (other code version,
+        configurations or replicates: stale) and recompute them, instead of raising. Runs of
+        another root seed are still refused. A resume prints to stderr how many runs it
+        reused and recomputed.
 
     Returns
     -------
@@ -170,13 +179,16 @@ def sweep(
     _check_instance("executor", executor, cf.Executor)
     _check_instance("resume", resume, bool, optional=False)
     _check_instance("progress", progress, bool)
+    _check_instance("discard_stale", discard_stale, bool, optional=False)
     if resume and store is None:
         raise ValueError("resume=True needs a store to resume from, got store=None")
 
     results = {}
     if store is not None:
         if resume:
-            results = _stored_results(store, plan, seed)
+            results = _stored_results(store, plan, seed, discard_stale)
+            print(f"theorytk.sweep: resume reused {len(results)} stored runs, recomputes {len(plan) - len(results)}",
+                  file=sys.stderr)
         else:
             store.clear()
         store.prune_arrays()
@@ -230,12 +242,18 @@ def _check_instance(name, value, kind, *, optional=True):
     raise TypeError(f"{name} must be {allowed}, got {value!r} of type {type(value).__name__}")
 
 
-def _stored_results(store, plan, seed):
-    """The planned runs already in ``store``; ``ValueError`` if it holds another sweep's runs."""
+def _stored_results(store, plan, seed, discard_stale=False):
+    """The planned runs already in ``store``; ``ValueError`` if it holds another sweep's runs.
+
+    With ``discard_stale`` the unplanned runs are deleted instead (they get recomputed).
+    """
     planned = {run.run_id: run for run in plan}
-    results = {}
+    results, stale = {}, []
     for record in store.records():
         run = planned.get(record.run_id)
+        if run is None and discard_stale and record.seed in (None, seed):
+            stale.append(record.run_id)
+            continue
         if run is None:
             raise ValueError(
                 f"resume=True, but {store.path} holds run {record.run_id} (config_index={record.config_index}, "
@@ -253,6 +271,8 @@ def _stored_results(store, plan, seed):
         results[run.config_index, run.replicate] = RunResult(
             run.config_index, run.replicate, dict(run.config), record.scalars, record.load_arrays(), run.run_id
         )
+    if stale:
+        store.delete(stale)
     return results
 
 
@@ -366,11 +386,27 @@ def make_executor(kind, workers=None, scheduler=None):
         with SerialExecutor() as executor:
             yield executor
     elif kind == "process":
-        with cf.ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as executor:
+        with cf.ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
+                                    initializer=_die_with_parent, initargs=(os.getpid(),)) as executor:
             yield executor
     else:
         with _dask_executor(workers, scheduler) as executor:
             yield executor
+
+
+def _die_with_parent(parent_pid):
+    """Pool initializer: the worker gets SIGKILL when its driver dies (Linux ``PR_SET_PDEATHSIG``).
+
+    Without it a worker of a killed driver finishes its run (90+ s seen) before noticing.
+    Elsewhere (no ``prctl``) it does nothing. If the driver died before the call, exit now.
+    """
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # 1 = PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != parent_pid:
+        os._exit(1)
 
 
 @contextlib.contextmanager

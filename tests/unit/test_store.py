@@ -310,3 +310,34 @@ def test_to_csv_refuses_duplicate_column_names(store, tmp_path, config, scalars,
     with pytest.raises(ValueError, match=f"column names \\['{clash}'\\] occur twice"):
         store.to_csv(tmp_path / "results.csv")
     assert not os.path.exists(tmp_path / "results.csv")
+
+
+def test_to_frame_has_the_csv_columns_and_values(tmp_path):
+    pandas = pytest.importorskip("pandas")
+    with ResultStore(tmp_path / "r.sqlite") as store:
+        store.put("a", 0, 0, {"n": 1}, {"x": 0.5}, {})
+        store.put("b", 1, 0, {"n": 2, "m": "s"}, {"x": 1.5, "y": 2.0}, {})
+        frame = store.to_frame()
+    assert isinstance(frame, pandas.DataFrame)
+    assert list(frame.columns) == ["config_index", "replicate", "run_id", "n", "m", "x", "y"]
+    assert frame["x"].tolist() == [0.5, 1.5] and frame["n"].tolist() == [1, 2]
+    assert pandas.isna(frame["y"][0]) and frame["y"][1] == 2.0
+
+
+def test_to_frame_without_pandas_names_the_extra(tmp_path, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "pandas", None)
+    with ResultStore(tmp_path / "r.sqlite") as store, pytest.raises(ImportError, match=r"theorytk\[frame\]"):
+        store.to_frame()
+
+
+def test_csv_is_written_atomically(tmp_path, monkeypatch):
+    with ResultStore(tmp_path / "r.sqlite") as store:
+        store.put("a", 0, 0, {"n": 1}, {"x": 0.5}, {})
+        (tmp_path / "r.csv").write_text("old")
+        monkeypatch.setattr("theorytk.store._cell", lambda value: 1 / 0)
+        with pytest.raises(ZeroDivisionError):
+            store.to_csv(tmp_path / "r.csv")
+    assert (tmp_path / "r.csv").read_text() == "old"
+    assert [p.name for p in tmp_path.iterdir() if p.suffix == ".tmp"] == []

@@ -326,3 +326,19 @@ def test_make_executor_dask_names_the_extra_when_distributed_is_missing(monkeypa
     with pytest.raises(ImportError, match=r"pip install theorytk\[dask\]"):
         with make_executor("dask", workers=1):
             pass
+
+
+def test_discard_stale_recomputes_runs_of_other_code(tmp_path, capsys):
+    with ResultStore(tmp_path / "s.sqlite") as store:
+        sweep(fns.noisy_moments, fns.CONFIGS, 2, seed=SEED, store=store, code_version="old")
+        results = sweep(fns.noisy_moments, fns.CONFIGS, 2, seed=SEED, store=store, resume=True,
+                        code_version="new", discard_stale=True)
+        assert {r.run_id for r in store.records()} == {r.run_id for r in results}
+    assert f"reused 0 stored runs, recomputes {2 * len(fns.CONFIGS)}" in capsys.readouterr().err
+
+
+def test_discard_stale_still_refuses_another_seed(tmp_path):
+    with ResultStore(tmp_path / "s.sqlite") as store:
+        sweep(fns.noisy_moments, fns.CONFIGS, 2, seed=SEED, store=store)
+        with pytest.raises(ValueError, match="seed"):
+            sweep(fns.noisy_moments, fns.CONFIGS, 2, seed=SEED + 1, store=store, resume=True, discard_stale=True)
