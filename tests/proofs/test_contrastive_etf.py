@@ -17,16 +17,10 @@ from proofs import contrastive_etf as thm
 from proofs.theorem import CONFIDENCE, Source, Theorem
 from theorytk import contrastive
 from theorytk.contrastive import _kernels
+from tests.proofs._obligations import holds
+
 
 OBLIGATIONS = thm.obligations()
-
-
-def holds(kind, payload):
-    if kind == "zero":
-        return sp.simplify(payload) == 0
-    if kind == "positive":
-        return payload.is_positive is True
-    raise AssertionError(f"unknown obligation kind {kind!r}")
 
 
 def _numeric(expr, seed):

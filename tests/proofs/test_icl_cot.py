@@ -9,20 +9,12 @@
 """
 import numpy as np
 import pytest
-import sympy as sp
 
 from proofs import icl_cot
 from proofs.theorem import CONFIDENCE
+from tests.proofs._obligations import holds
 
 OBLIGATIONS = icl_cot.obligations()
-
-
-def holds(kind, payload):
-    if kind == "zero":
-        return sp.simplify(payload) == 0
-    if kind == "positive":
-        return payload.is_positive is True
-    raise AssertionError(f"unknown obligation kind {kind!r}")
 
 
 @pytest.mark.parametrize("name", sorted(OBLIGATIONS))
