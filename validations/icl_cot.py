@@ -153,7 +153,8 @@ def experiment(ctx):
     results = ctx.sweep(run_config, configs(p), 1)
     family = {f: [r for r in results if r.config["family"] == f] for f in ("cot", "no_cot", "moments", "plateau")}
     cot = family["cot"]
-    verdicts = Verdicts([_floor(family["no_cot"])])
+    verdicts = Verdicts([_versus_dn(thm.NO_COT_FLOOR, family["no_cot"],
+                                    "trained no-CoT LSA error vs the floor d(d+1)/(n+d+1)", TRAIN_REL_TOL)])
     verdicts.extend(_exact_cot(cot, "trained", "trained CoT rollout", ctx.mutant, lambda c: edge_step(c["d"], c["n"])))
     verdicts.extend(_exact_cot(cot, "half", "GD construction at eta/2", ctx.mutant,
                                lambda c: edge_step(c["d"], c["n"]) / 2))
@@ -161,7 +162,8 @@ def experiment(ctx):
     verdicts.append(_separation(cot))
     verdicts.append(_structure(cot))
     verdicts.extend(_moments(family["moments"], ctx.mutant))
-    verdicts.append(_plateau(family["plateau"]))
+    verdicts.append(_versus_dn(thm.PLATEAU, family["plateau"],
+                               "n < d: GD-construction error after many steps vs d - n", PLATEAU_REL_TOL))
     ns = _newton_schulz(p["ns_d"], ctx.mutant, ctx.seed)
     verdicts.extend(ns["claims"])
     if ctx.plot:
@@ -177,12 +179,12 @@ def _label(c):
     return f"d={c['d']},n={c['n']}"
 
 
-def _floor(records):
+def _versus_dn(theorem, records, name, rel_tol):
+    """Mean error per (d, n) config against ``theorem`` evaluated at (d, n), within K_SE SE + ``rel_tol``."""
     cs = [r.config for r in records]
-    return Agreement.of(thm.NO_COT_FLOOR, [r.scalars["mean"] for r in records], [r.scalars["se"] for r in records],
-                        at={"d": [c["d"] for c in cs], "n": [c["n"] for c in cs]},
-                        name="trained no-CoT LSA error vs the floor d(d+1)/(n+d+1)", k=K_SE, rel_tol=TRAIN_REL_TOL,
-                        labels=[_label(c) for c in cs])
+    return Agreement.of(theorem, [r.scalars["mean"] for r in records], [r.scalars["se"] for r in records],
+                        at={"d": [c["d"] for c in cs], "n": [c["n"] for c in cs]}, name=name, k=K_SE,
+                        rel_tol=rel_tol, labels=[_label(c) for c in cs])
 
 
 def _cot_theorem(steps, mutant):
@@ -249,14 +251,6 @@ def _moments(records, mutant):
                                    name=f"Monte Carlo E tr W^{m} vs the Wishart moment", k=K_SE,
                                    labels=[_label(c) for c in cs]))
     return claims
-
-
-def _plateau(records):
-    cs = [r.config for r in records]
-    return Agreement.of(thm.PLATEAU, [r.scalars["mean"] for r in records], [r.scalars["se"] for r in records],
-                        at={"d": [c["d"] for c in cs], "n": [c["n"] for c in cs]},
-                        name="n < d: GD-construction error after many steps vs d - n", k=K_SE, rel_tol=PLATEAU_REL_TOL,
-                        labels=[_label(c) for c in cs])
 
 
 def _spd(d, kappa, rng):
