@@ -58,17 +58,50 @@ def choice(name, value, allowed):
     return value
 
 
+def _numeric_array(name, value, dtype):
+    """``np.asarray(value)`` for array-like numbers, or the error that names ``name`` and what was wrong."""
+    want = np.dtype(dtype).name
+    if value is None or isinstance(value, (str, bytes)):
+        raise TypeError(f"{name} must be array-like of {want}, got {_describe(value)} of type {type(value).__name__}")
+    try:
+        raw = np.asarray(value)
+    except ValueError as exc:  # ragged nesting: numpy's "setting an array element with a sequence"
+        raise ValueError(f"{name} must be a rectangular array of {want} (every row the same length), "
+                         f"got the ragged {_describe(value)}") from exc
+    kind = raw.dtype.kind
+    if kind in "US":
+        raise TypeError(f"{name} must be array-like of {want}, got strings ({_describe(value)})")
+    if kind == "b" and np.dtype(dtype).kind != "b":
+        raise TypeError(f"{name} must be array-like of {want}, got booleans ({_describe(value)}); "
+                        "pass numbers, e.g. value.astype(float), if that is what you mean")
+    if kind == "c" and not np.issubdtype(np.dtype(dtype), np.complexfloating):
+        raise TypeError(f"{name} must be real ({want}), got complex values")
+    if kind == "O" and any(v is None or isinstance(v, (str, bytes, bool, np.bool_)) for v in raw.flat):
+        raise TypeError(f"{name} must be array-like of {want}, got {_describe(value)} (None, strings or booleans "
+                        "among its entries)")
+    if kind not in "biufcO":
+        raise TypeError(f"{name} must be array-like of {want}, got an array of dtype {raw.dtype}")
+    if np.dtype(dtype).kind in "iu" and kind in "fc":
+        with np.errstate(invalid="ignore"):
+            fractional = ~np.isfinite(raw) | (raw != np.round(raw))
+        if np.any(fractional):
+            raise TypeError(f"{name} must hold integers ({want}), got {int(np.count_nonzero(fractional))} "
+                            f"non-integral entries, e.g. {raw.flat[int(np.argmax(fractional))].item()!r}")
+    return raw
+
+
 def array(name, value, *, ndim=None, shape=None, finite=True, dtype=np.float64):
     """Return ``value`` as a C-contiguous array of ``dtype``, checking its shape.
 
     ``ndim`` may be an int or a tuple of allowed ranks; ``shape`` is a tuple whose entries
-    are ints or ``None`` (any length).
+    are ints or ``None`` (any length). ``None``, strings, booleans, ragged nesting and (for
+    a real ``dtype``) complex values are refused with an error naming ``name``: nothing is
+    converted silently.
     """
-    if np.iscomplexobj(value) and not np.issubdtype(np.dtype(dtype), np.complexfloating):
-        raise TypeError(f"{name} must be real ({np.dtype(dtype).name}), got complex values")
+    raw = _numeric_array(name, value, dtype)
     try:
-        out = np.ascontiguousarray(value, dtype=dtype)
-    except (TypeError, ValueError) as exc:
+        out = np.ascontiguousarray(raw, dtype=dtype)
+    except (TypeError, ValueError, OverflowError) as exc:
         raise TypeError(f"{name} must be array-like of {np.dtype(dtype).name}, got {_describe(value)}") from exc
     if ndim is not None:
         allowed = (ndim,) if isinstance(ndim, int) else tuple(ndim)
