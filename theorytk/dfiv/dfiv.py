@@ -36,7 +36,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from theorytk import _validate
-from theorytk.errors import SolverFailure
+from theorytk.errors import NotFitted, SolverFailure
 from theorytk.dfiv import _stage_kernels, reference, two_stage
 from theorytk.dfiv.features import BACKENDS, MLP
 from theorytk.dfiv.selection import check_stages
@@ -49,6 +49,49 @@ STAGE_OPS = {"numba": _stage_kernels, "numpy": reference}
 
 class TrainingDiverged(SolverFailure, FloatingPointError):
     """The stage-2 loss became non-finite; the message names the epoch and a remedy."""
+
+
+def fitted_rows(model, name, value):
+    """``value`` as rows for a fitted estimator: a 2-d float array with the columns ``model`` was fitted on.
+
+    Shared by the ``predict*`` methods of every estimator here. A 0-d or 1-d ``value`` is one
+    row (``np.atleast_2d``).
+
+    Parameters
+    ----------
+    model : object
+        An estimator whose ``fit`` set ``columns_``, a dict from ``"x"``/``"z"`` to the column
+        counts of the stage-1 treatments and instruments.
+    name : {"x", "z"}
+        The argument checked (its message names it).
+    value : array-like
+
+    Raises
+    ------
+    NotFitted
+        ``model`` has not been fitted.
+    TypeError, ValueError
+        ``value`` is not a finite numeric array of rank <= 2 with ``columns_[name]`` columns.
+    """
+    columns = check_fitted(model)
+    rows = np.atleast_2d(_validate.array(name, value, ndim=(0, 1, 2)))
+    if rows.shape[1] != columns[name]:
+        raise ValueError(f"{name} must have {columns[name]} columns, as the stage-1 {name} the "
+                         f"{type(model).__name__} was fitted on, got shape {rows.shape} (a 1-d {name} is one row)")
+    return rows
+
+
+def check_fitted(model):
+    """``model.columns_``, or :class:`~theorytk.errors.NotFitted` if ``model`` has not been fitted."""
+    columns = getattr(model, "columns_", None)
+    if columns is None:
+        raise NotFitted(f"this {type(model).__name__} is not fitted: call its fit(stage1, stage2, ...) first")
+    return columns
+
+
+def fitted_columns(stage1):
+    """The ``columns_`` of an estimator fitted on ``stage1`` (see :func:`fitted_rows`)."""
+    return {"x": stage1.x.shape[1], "z": stage1.z.shape[1]}
 
 
 def _identity(a):
@@ -185,8 +228,11 @@ class DFIV:
         if stage1.x.shape[1] != stage2.x.shape[1]:
             raise ValueError(f"stage1.x and stage2.x need the same columns, got {stage1.x.shape[1]} and "
                              f"{stage2.x.shape[1]}")
+        self.__dict__.pop("columns_", None)
         with threadpool_limits(limits=1, user_api="blas"):
-            return self._fit(stage1, stage2, validation, seed)
+            self._fit(stage1, stage2, validation, seed)
+        self.columns_ = fitted_columns(stage1)
+        return self
 
     def _nets(self, rng_seed):
         rng_t, rng_z, rng_w = child_generators(rng_seed, 3)
@@ -215,26 +261,40 @@ class DFIV:
         self._step_work = {}
         best = (np.inf, None, 0)
         for epoch in range(self.epochs):
-            lr = self._lr(epoch)
-            psi1 = self.treatment_net(tx1)
-            self._stage1_steps(iz1, psi1, lr)
-            phi1, phi2 = two_stage.with_intercept(self.instrument_net(iz1)), two_stage.with_intercept(
-                self.instrument_net(iz2))
-            xi2 = None
-            if self.covariate_net is not None:
-                self._covariate_steps(phi2 @ two_stage.ridge_solve(phi1, psi1, self.lam1), w2, y2, lr)
-                xi2 = self.covariate_net(w2)
-            for _ in range(self.stage2_iter):
-                self._adam_step(self.treatment_net, tx1, lr, lambda psi: two_stage.stage2_gradient(
-                    phi1, phi2, two_stage.solve(phi1, psi, phi2, y2, self.lam1, self.lam2, xi2), self.lam1))
-            if (epoch + 1) % self.eval_every == 0 or epoch == self.epochs - 1:
-                best = self._checkpoint(epoch, (phi1, phi2, xi2, tx1, y2), held_out, best)
+            try:
+                best = self._epoch(epoch, (tx1, iz1, iz2, w2, y2), held_out, best)
+            except np.linalg.LinAlgError as exc:  # scipy's Cholesky on features that overflowed
+                raise self._diverged(epoch, "the features overflowed and a ridge system lost positive "
+                                            "definiteness") from exc
         if best[1] is not None:
             self._restore(best[1])
         self.best_epoch = best[2] if best[1] is not None else self.epochs - 1
         self.fit_ = self._closed_form(tx1, iz1, iz2, w2, y2)
         del self._step_work
-        return self
+
+    def _epoch(self, epoch, inputs, held_out, best):
+        """One epoch of the schedule on the standardised ``inputs`` of :meth:`_fit`; returns the new ``best``."""
+        tx1, iz1, iz2, w2, y2 = inputs
+        lr = self._lr(epoch)
+        psi1 = self.treatment_net(tx1)
+        self._stage1_steps(iz1, psi1, lr)
+        phi1, phi2 = two_stage.with_intercept(self.instrument_net(iz1)), two_stage.with_intercept(
+            self.instrument_net(iz2))
+        xi2 = None
+        if self.covariate_net is not None:
+            self._covariate_steps(phi2 @ two_stage.ridge_solve(phi1, psi1, self.lam1), w2, y2, lr)
+            xi2 = self.covariate_net(w2)
+        for _ in range(self.stage2_iter):
+            self._adam_step(self.treatment_net, tx1, lr, lambda psi: two_stage.stage2_gradient(
+                phi1, phi2, two_stage.solve(phi1, psi, phi2, y2, self.lam1, self.lam2, xi2), self.lam1))
+        if (epoch + 1) % self.eval_every == 0 or epoch == self.epochs - 1:
+            best = self._checkpoint(epoch, (phi1, phi2, xi2, tx1, y2), held_out, best)
+        return best
+
+    def _diverged(self, epoch, what):
+        """The :class:`TrainingDiverged` of epoch ``epoch``, saying ``what`` happened and the remedy."""
+        return TrainingDiverged(f"DFIV training diverged at epoch {epoch}: {what}; "
+                                f"lower lr (now {self.lr:g}) or raise lam1/lam2 (now {self.lam1:g}, {self.lam2:g})")
 
     def _adam_step(self, net, inputs, lr, loss_gradient):
         """One Adam step of ``net`` on ``inputs``; ``loss_gradient(features)`` is dL/d(features).
@@ -291,8 +351,7 @@ class DFIV:
         """
         self.fit_ = self._solve(*features)
         if not np.isfinite(self.fit_.stage2_loss):
-            raise TrainingDiverged(f"DFIV stage-2 loss became non-finite at epoch {epoch}; "
-                                   f"lower lr (now {self.lr:g}) or raise lam1/lam2")
+            raise self._diverged(epoch, "the stage-2 loss became non-finite")
         self.history["epoch"].append(epoch)
         self.history["stage2_loss"].append(self.fit_.stage2_loss)
         if held_out is None:
@@ -317,17 +376,22 @@ class DFIV:
         return None if w is None else self.covariate_net(w)
 
     def treatment_features_of(self, x):
-        """:math:`\\psi(x)` of the fitted treatment network (no intercept)."""
-        return self.treatment_net(self._t_in(np.atleast_2d(x)))
+        """:math:`\\psi(x)` of the fitted treatment network (no intercept); x has the columns of the stage-1 x."""
+        return self.treatment_net(self._t_in(fitted_rows(self, "x", x)))
 
     def predict(self, x):
         r""":math:`\hat f(x) = ([\psi(x), 1]\otimes[\xi(w), 1])\hat u` (in the units of y)."""
-        x = np.atleast_2d(x)
+        x = fitted_rows(self, "x", x)
         return two_stage.predict(self.fit_, self.treatment_features_of(x), self._covariate_features(x)) * self.y_scale
 
     def predict_instrument(self, z, x=None):
         r"""Estimated :math:`E[\hat f(X, W)|Z=z, W=w]` (``x``: rows carrying the covariates w; only with covariates)."""
-        return self._instrument_prediction(self._z_in(np.atleast_2d(z)), self._covariate_inputs(x)) * self.y_scale
+        z = fitted_rows(self, "z", z)
+        if x is not None:
+            x = fitted_rows(self, "x", x)
+            if x.shape[0] != z.shape[0]:
+                raise ValueError(f"x must have one row per row of z ({z.shape[0]}), got {x.shape[0]}")
+        return self._instrument_prediction(self._z_in(z), self._covariate_inputs(x)) * self.y_scale
 
     def _instrument_prediction(self, iz, w):
         """:meth:`predict_instrument` from standardised instruments and covariates, in units of the scaled y."""

@@ -35,6 +35,7 @@ from scipy import linalg
 
 from theorytk import _validate
 from theorytk.dfiv import two_stage
+from theorytk.dfiv.dfiv import check_fitted, fitted_columns, fitted_rows
 from theorytk.dfiv.selection import check_stages
 
 DEFAULT_GRID = np.logspace(-10, -2, 50)
@@ -90,6 +91,7 @@ class KernelIV:
             check_stages(validation, stage2)
         if stage1.x.shape[1] != stage2.x.shape[1]:
             raise ValueError(f"stage1.x and stage2.x need the same columns, got {stage1.x.shape[1]}, {stage2.x.shape[1]}")
+        self.__dict__.pop("columns_", None)
         x1, z1, z2, y2 = stage1.x, stage1.z, stage2.z, stage2.y
         n, m = len(x1), len(z2)
         self.sigma_x = median_bandwidth(x1) if self.kernel == "gaussian" else 1.0
@@ -125,27 +127,36 @@ class KernelIV:
             self.lam2_ = float(self.grid[int(np.argmin(scores))])
         else:
             self.lam2_ = self.lam2
+        self.columns_ = fitted_columns(stage1)
         self.alpha_ = self.coefficients(self.lam2_)
         return self
 
     def coefficients(self, lam2):
         r""":math:`\alpha(\xi) = \gamma_\lambda P(\Theta + m\xi)^{-1}P^\top\tilde y` for any xi, reusing the fit's eigendecompositions."""
+        check_fitted(self)
         lam2 = _validate.positive("lam2", lam2)
         return self._gamma @ (self._P @ (self._Pty / (self._theta + self._m * lam2)))
 
     def predict(self, x, lam2=None):
         r""":math:`\hat h(x) = \alpha^\top K_{X,x}` (at the fitted xi, or at ``lam2`` without refitting)."""
+        x = fitted_rows(self, "x", x)
         alpha = self.alpha_ if lam2 is None else self.coefficients(lam2)
-        return self._gram(np.atleast_2d(np.asarray(x, dtype=float)), self._x1, self.sigma_x) @ alpha
+        return self._gram(x, self._x1, self.sigma_x) @ alpha
 
     def predict_path(self, x, lam2_values):
         """Predictions at ``x`` for every xi in ``lam2_values`` (one Gram matrix), shape (len(lam2_values), len(x))."""
-        gram = self._gram(np.atleast_2d(np.asarray(x, dtype=float)), self._x1, self.sigma_x)
+        x = fitted_rows(self, "x", x)
+        lam2_values = _validate.array("lam2_values", lam2_values, ndim=1)
+        if lam2_values.size == 0 or np.any(lam2_values <= 0):
+            raise ValueError(f"lam2_values must be a non-empty array of values > 0, got {lam2_values.size} values "
+                             f"with minimum {lam2_values.min(initial=np.inf):g}")
+        gram = self._gram(x, self._x1, self.sigma_x)
         return np.stack([gram @ self.coefficients(xi) for xi in lam2_values])
 
     def predict_instrument(self, z):
         r"""Estimated :math:`E[\hat h(X)|Z=z] = \alpha^\top K (L + n\lambda)^{-1}L_{Z,z}`."""
-        Lz = self._gram(self._z1, np.atleast_2d(np.asarray(z, dtype=float)), self.sigma_z)
+        z = fitted_rows(self, "z", z)
+        Lz = self._gram(self._z1, z, self.sigma_z)
         w = self._U @ ((self._U.T @ Lz) / (self._s + self._n * self.lam1_)[:, None])
         K = self._gram(self._x1, self._x1, self.sigma_x)
         return (K @ self.alpha_) @ w
@@ -195,15 +206,21 @@ class RandomFeatureKIV:
         from theorytk.random import generator
 
         check_stages(stage1, stage2)
+        self.__dict__.pop("columns_", None)
         rng = generator(_validate.seed("seed", seed))
         self._x_map, self._z_map = self._draw(rng, stage1.x), self._draw(rng, stage1.z)
         self.fit_ = two_stage.solve(self._features(stage1.z, *self._z_map), self._features(stage1.x, *self._x_map),
                                     self._features(stage2.z, *self._z_map), stage2.y, self.lam1, self.lam2,
                                     intercept=False)
+        self.columns_ = fitted_columns(stage1)
         return self
 
     def predict(self, x):
+        r""":math:`\hat h(x) = \varphi(x)\hat u` (x with the columns of the stage-1 x)."""
+        x = fitted_rows(self, "x", x)
         return two_stage.predict(self.fit_, self._features(x, *self._x_map))
 
     def predict_instrument(self, z):
+        r"""Estimated :math:`E[\hat h(X)|Z=z] = \varphi(z)\hat V^\top\hat u`."""
+        z = fitted_rows(self, "z", z)
         return two_stage.predict_instrument(self.fit_, self._features(z, *self._z_map))

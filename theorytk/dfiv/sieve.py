@@ -25,6 +25,7 @@ from scipy.special import eval_hermitenorm
 
 from theorytk import _validate
 from theorytk.dfiv import two_stage
+from theorytk.dfiv.dfiv import fitted_columns, fitted_rows
 
 BASES = ("fourier", "hermite", "spline")
 
@@ -119,6 +120,7 @@ class SieveIV:
         from theorytk.dfiv.selection import check_stages
 
         check_stages(stage1, stage2)
+        self.__dict__.pop("columns_", None)
         self.treatment_basis.fit(stage1.x)
         self.instrument_basis.fit(stage1.z)
         columns = self.instrument_basis.size + 1
@@ -128,12 +130,15 @@ class SieveIV:
         phi1 = two_stage.with_intercept(self.instrument_basis(stage1.z))
         phi2 = two_stage.with_intercept(self.instrument_basis(stage2.z))
         self.fit_ = two_stage.solve(phi1, self.treatment_basis(stage1.x), phi2, stage2.y, self.lam1, self.lam2)
+        self.columns_ = fitted_columns(stage1)
         return self
 
     def predict(self, x):
-        r""":math:`\hat f(x) = [\psi_J(x), 1]\hat u`."""
-        return two_stage.predict(self.fit_, self.treatment_basis(np.atleast_2d(x)))
+        r""":math:`\hat f(x) = [\psi_J(x), 1]\hat u` (x with the columns of the stage-1 x)."""
+        x = fitted_rows(self, "x", x)
+        return two_stage.predict(self.fit_, self.treatment_basis(x))
 
     def predict_instrument(self, z):
         r"""Estimated :math:`E[\hat f(X)|Z=z] = [b_K(z), 1]\hat V^\top\hat u` (for validation losses)."""
-        return two_stage.predict_instrument(self.fit_, two_stage.with_intercept(self.instrument_basis(np.atleast_2d(z))))
+        z = fitted_rows(self, "z", z)
+        return two_stage.predict_instrument(self.fit_, two_stage.with_intercept(self.instrument_basis(z)))

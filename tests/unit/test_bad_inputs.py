@@ -1,0 +1,105 @@
+"""Bad inputs refused clearly (issue 13 part 5): each case asserts the error type and that the message names the argument.
+
+Also divergence: an iterative solver whose state becomes non-finite raises its
+:class:`~theorytk.errors.SolverFailure` subclass with the step (epoch, iteration) and a hint.
+"""
+import numpy as np
+import pytest
+
+from theorytk.dfiv import DFIV, KernelIV, RandomFeatureKIV, SieveIV, TrainingDiverged, circle_iv
+from theorytk.errors import NotFitted
+
+# -- DFIV estimators: predict validates like fit ------------------------------------------
+
+ESTIMATORS = {
+    "sieve": lambda: SieveIV("fourier", 2),
+    "kiv": lambda: KernelIV(lam1=1e-2, lam2=1e-2),
+    "rff": lambda: RandomFeatureKIV(20),
+    "dfiv": lambda: DFIV(epochs=2, treatment_layers=(4,), instrument_layers=(4,), instrument_features=4,
+                         treatment_features=2),
+}
+
+
+@pytest.fixture(scope="module")
+def iv_data():
+    return circle_iv(200, "jump", seed=0)
+
+
+@pytest.fixture(scope="module")
+def fitted(iv_data):
+    return {name: make().fit(iv_data.stage1, iv_data.stage2) for name, make in ESTIMATORS.items()}
+
+
+@pytest.mark.parametrize("method, argument", [("predict", "x"), ("predict_instrument", "z")])
+@pytest.mark.parametrize("bad, error", [
+    (None, TypeError),                        # was: [nan]
+    ("abc", TypeError),                       # was: numpy's "could not convert string to float"
+    ([[1.0, 2.0], [3.0]], ValueError),        # was: numpy's "setting an array element with a sequence"
+    (np.zeros((3, 5)), ValueError),           # was: SieveIV used column 0 silently; KIV a raw matmul error
+    (np.array([[np.nan]]), ValueError),       # was: a nan prediction
+    (np.zeros((2, 2, 2)), ValueError),        # was: SieveIV predicted 4 values
+])
+@pytest.mark.parametrize("name", sorted(ESTIMATORS))
+def test_predict_refuses_bad_rows_naming_the_argument(fitted, name, method, argument, bad, error):
+    with pytest.raises(error, match=rf"^{argument} must"):
+        getattr(fitted[name], method)(bad)
+
+
+@pytest.mark.parametrize("name", sorted(ESTIMATORS))
+def test_predict_names_the_fitted_column_count(fitted, name):
+    with pytest.raises(ValueError, match=r"^x must have 1 columns, as the stage-1 x .* got shape \(3, 5\)"):
+        fitted[name].predict(np.zeros((3, 5)))
+
+
+@pytest.mark.parametrize("method", ["predict", "predict_instrument"])
+@pytest.mark.parametrize("name", sorted(ESTIMATORS))
+def test_predict_before_fit_says_fit_first(name, method):
+    """Was an AttributeError about a private attribute (``fit_``, ``_z1``, ``_z_in``)."""
+    with pytest.raises(NotFitted, match=rf"{ESTIMATORS[name]().__class__.__name__} is not fitted: call its fit"):
+        getattr(ESTIMATORS[name](), method)(np.zeros((3, 1)))
+
+
+@pytest.mark.parametrize("call, argument, error", [
+    (lambda m: m.predict_path(None, [1e-3]), "x", TypeError),
+    (lambda m: m.predict_path(np.zeros((2, 1)), [1e-3, -1.0]), "lam2_values", ValueError),
+    (lambda m: m.predict_path(np.zeros((2, 1)), []), "lam2_values", ValueError),
+    (lambda m: m.predict(np.zeros((2, 1)), lam2=0.0), "lam2", ValueError),
+])
+def test_kernel_iv_path_arguments(fitted, call, argument, error):
+    with pytest.raises(error, match=rf"^{argument} must"):
+        call(fitted["kiv"])
+
+
+def test_a_refit_that_fails_midway_leaves_the_estimator_unfitted(iv_data):
+    """Refused stages leave the earlier fit in place; a fit that fails after changing the state does not."""
+    model = SieveIV("fourier", 8).fit(iv_data.stage1, iv_data.stage2)
+    with pytest.raises(TypeError, match="stage1"):
+        model.fit("not a sample", iv_data.stage2)
+    assert model.predict(np.zeros((2, 1))).shape == (2,)
+    small = circle_iv(20, "jump", seed=0)
+    with pytest.raises(ValueError, match="too few samples"):
+        model.fit(small.stage1, small.stage2)
+    with pytest.raises(NotFitted, match="not fitted"):
+        model.predict(np.zeros((2, 1)))
+
+
+@pytest.mark.parametrize("rows, pattern", [(None, "pass the rows x"), (slice(0, 5), "^x must have one row per row of z"),
+                                            ((slice(None), slice(0, 1)), "^x must have 3 columns")])
+def test_dfiv_covariate_rows_of_predict_instrument(rows, pattern):
+    from theorytk.dfiv import demand_design, demand_dfiv
+
+    data = demand_design(300, seed=0)
+    model = demand_dfiv(epochs=1, instrument_layers=(8,), covariate_layers=(8,), instrument_features=8,
+                        covariate_features=4, stage1_iter=1, covariate_iter=1).fit(data.stage1, data.stage2)
+    x = None if rows is None else data.validation.x[rows]
+    with pytest.raises(ValueError, match=pattern):
+        model.predict_instrument(data.validation.z, x)
+
+
+@pytest.mark.filterwarnings("ignore:invalid value:RuntimeWarning", "ignore:overflow:RuntimeWarning")
+@pytest.mark.parametrize("lr", [1e3, 1e10, 1e20])
+def test_dfiv_large_learning_rate_is_training_diverged_with_the_epoch(iv_data, lr):
+    """Was numpy's LinAlgError "k-th leading minor of the array is not positive definite", no epoch."""
+    with pytest.raises(TrainingDiverged, match=r"epoch \d+: .*lower lr") as caught:
+        DFIV(lam1=1e-3, lam2=1e-3, epochs=20, lr=lr).fit(iv_data.stage1, iv_data.stage2, seed=0)
+    assert isinstance(caught.value.__cause__, np.linalg.LinAlgError) or "non-finite" in str(caught.value)
