@@ -103,3 +103,45 @@ def test_dfiv_large_learning_rate_is_training_diverged_with_the_epoch(iv_data, l
     with pytest.raises(TrainingDiverged, match=r"epoch \d+: .*lower lr") as caught:
         DFIV(lam1=1e-3, lam2=1e-3, epochs=20, lr=lr).fit(iv_data.stage1, iv_data.stage2, seed=0)
     assert isinstance(caught.value.__cause__, np.linalg.LinAlgError) or "non-finite" in str(caught.value)
+
+
+# -- mfld: sizes beyond the machine's memory are refused before allocating ----------------
+
+def _mean_field_problem():
+    from theorytk.mfld import MeanFieldProblem
+
+    z = np.linspace(-2.0, 2.0, 8)
+    return MeanFieldProblem(z=z, y=0.8 * np.sin(1.5 * z), lam=0.1, lam_l2=0.05)
+
+
+@pytest.mark.parametrize("sizes, names", [
+    (dict(replicas=10**12), ("replicas", "n_particles")),           # was: a hang while memory grew
+    (dict(n_particles=10**11), ("replicas", "n_particles")),
+    (dict(steps=10**12, record_every=1), ("record_every", "steps")),
+])
+def test_simulate_refuses_sizes_beyond_memory(sizes, names):
+    from theorytk.mfld import simulate
+
+    with pytest.raises(ValueError, match="".join(rf"(?=.*\b{n}\b)" for n in names) + ".*GiB of memory"):
+        simulate(_mean_field_problem(), **{"n_particles": 4, "steps": 3, "eta": 0.05, **sizes})
+
+
+def test_simulate_ensemble_names_replicas_times_members():
+    from theorytk.mfld import simulate_ensemble
+
+    with pytest.raises(ValueError, match=r"^replicas \* members = 10000000000000 with n_particles = 4"):
+        simulate_ensemble(_mean_field_problem(), 4, 10**6, 3, 0.05, replicas=10**7)
+
+
+def test_the_memory_cap_is_the_machines_and_absent_where_unknown(monkeypatch):
+    import os
+
+    from theorytk.mfld import langevin
+
+    if hasattr(os, "sysconf"):
+        assert langevin.memory_cap() == os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    monkeypatch.setattr(langevin, "memory_cap", lambda: 100)  # bytes
+    with pytest.raises(ValueError, match=r"^replicas = 2 with n_particles = 4"):
+        langevin.simulate(_mean_field_problem(), 4, 3, 0.05, replicas=2)
+    monkeypatch.setattr(langevin, "memory_cap", lambda: None)
+    assert langevin.simulate(_mean_field_problem(), 4, 3, 0.05, replicas=2).particles.shape == (2, 4, 2)

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from theorytk import _validate
-from theorytk.mfld.langevin import SimulationResult, simulate, time_average_error
+from theorytk.mfld.langevin import SimulationResult, check_sizes, simulate, time_average_error
 
 
 @dataclass(frozen=True, eq=False)
@@ -52,10 +52,14 @@ def simulate_ensemble(problem, n_particles, members, steps, eta, replicas=1, see
     """Simulate ``replicas`` independent ensembles of ``members`` networks of width ``n_particles``.
 
     Other keyword arguments go to :func:`theorytk.mfld.simulate`. The networks are the
-    replicas of one :func:`simulate` call, so every network has its own noise stream.
+    replicas of one :func:`simulate` call, so every network has its own noise stream; sizes
+    whose arrays would exceed the machine's memory are refused before allocating
+    (:func:`~theorytk.mfld.langevin.check_sizes`, naming ``replicas * members``).
     """
     members = _validate.integer("members", members, minimum=1)
     replicas = _validate.integer("replicas", replicas, minimum=1)
+    check_sizes(problem, n_particles, steps, replicas * members, options.get("record_every"),
+                replicas_name="replicas * members")
     runs = simulate(problem, n_particles, steps, eta, replicas=replicas * members, seed=seed, **options)
     outputs = runs.outputs.reshape(replicas, members, *runs.outputs.shape[1:]).mean(axis=1)
     return EnsembleResult(members, runs, outputs)

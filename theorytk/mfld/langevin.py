@@ -12,6 +12,7 @@ Suzuki, Wu, Nitanda, NeurIPS 2023; Nitanda et al., ICML 2025). With
 :math:`\\frac{\\delta F}{\\delta\\mu}(\\mu)(x) = \\frac1n\\sum_j \\ell'(f_\\mu(z_j), y_j) h(x, z_j)
 + \\lambda'|x|^2` the drift costs O(N n d) per step.
 """
+import os
 from dataclasses import dataclass
 
 import numba
@@ -25,6 +26,65 @@ from theorytk.random import child_generators
 
 _NOISE_CHUNK_VALUES = 1 << 20  # normals drawn per chunk (8 MiB)
 _BLOCK_PARALLEL_WORK = 1 << 16  # multiply-adds per step below which a parallel launch per step costs more than it saves
+
+
+def memory_cap():
+    """The bytes that a simulation's arrays may take: this machine's physical memory, or None where unknown.
+
+    ``os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")`` (POSIX); where ``sysconf``
+    does not report it (Windows) the sizes are not capped.
+    """
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def check_sizes(problem, n_particles, steps, replicas, record_every, *, replicas_name="replicas"):
+    """Validate the sizes of :func:`simulate` and refuse them if its arrays would exceed :func:`memory_cap`.
+
+    Parameters
+    ----------
+    problem : MeanFieldProblem
+    n_particles, steps, replicas : int
+    record_every : int or None
+        None resolves to about 1000 records.
+    replicas_name : str
+        How the message names the replica count (e.g. ``"replicas * members"`` for ensembles).
+
+    Returns
+    -------
+    n_particles, steps, replicas, record_every : int
+        Validated, ``record_every`` resolved.
+
+    Raises
+    ------
+    TypeError, ValueError
+        A size is not an integer in range, or the particles and noise
+        (2 x replicas x n_particles x (d+1) float64) plus the records (replicas x records x
+        (n+1) float64) need more bytes than :func:`memory_cap` (checked before anything is
+        allocated).
+    """
+    if not isinstance(problem, MeanFieldProblem):
+        raise TypeError(f"problem must be a MeanFieldProblem, got {type(problem).__name__}")
+    n_particles = _validate.integer("n_particles", n_particles, minimum=1)
+    steps = _validate.integer("steps", steps, minimum=1)
+    replicas = _validate.integer("replicas", replicas, minimum=1)
+    record_every = max(1, steps // 1000) if record_every is None else _validate.integer(
+        "record_every", record_every, minimum=1, maximum=steps)
+    cap = memory_cap()
+    n_records = -(-steps // record_every)
+    particle_bytes = 8 * 2 * replicas * n_particles * (problem.d + 1)
+    record_bytes = 8 * replicas * n_records * (problem.n + 1)
+    if cap is not None and particle_bytes + record_bytes > cap:
+        raise ValueError(
+            f"{replicas_name} = {replicas} with n_particles = {n_particles} needs {particle_bytes / 2**30:.3g} GiB "
+            f"for the particles and their noise (2 x {replicas_name} x n_particles x (d+1) float64) and "
+            f"{record_bytes / 2**30:.3g} GiB for the {n_records} records (steps = {steps} / record_every = "
+            f"{record_every}) of n+1 values per replica: more than this machine's {cap / 2**30:.3g} GiB of memory; "
+            + (f"lower {replicas_name} or n_particles" if particle_bytes >= record_bytes else
+               f"raise record_every, or lower {replicas_name} or steps"))
+    return n_particles, steps, replicas, record_every
 
 
 class SimulationDiverged(SolverFailure, FloatingPointError):
@@ -129,18 +189,14 @@ def simulate(problem, n_particles, steps, eta, replicas=1, seed=0, record_every=
 
     Raises
     ------
+    ValueError
+        Also when the arrays would not fit in memory (:func:`check_sizes`).
     SimulationDiverged
         With the step, the time and a hint about ``eta``.
     """
-    if not isinstance(problem, MeanFieldProblem):
-        raise TypeError(f"problem must be a MeanFieldProblem, got {type(problem).__name__}")
-    n_particles = _validate.integer("n_particles", n_particles, minimum=1)
-    steps = _validate.integer("steps", steps, minimum=1)
+    n_particles, steps, replicas, record_every = check_sizes(problem, n_particles, steps, replicas, record_every)
     eta = _validate.positive("eta", eta)
-    replicas = _validate.integer("replicas", replicas, minimum=1)
     seed = _validate.seed("seed", seed)
-    record_every = max(1, steps // 1000) if record_every is None else _validate.integer(
-        "record_every", record_every, minimum=1, maximum=steps)
     threshold = _validate.positive("divergence_threshold", divergence_threshold)
 
     width = problem.d + 1
