@@ -145,3 +145,27 @@ def test_the_memory_cap_is_the_machines_and_absent_where_unknown(monkeypatch):
         langevin.simulate(_mean_field_problem(), 4, 3, 0.05, replicas=2)
     monkeypatch.setattr(langevin, "memory_cap", lambda: None)
     assert langevin.simulate(_mean_field_problem(), 4, 3, 0.05, replicas=2).particles.shape == (2, 4, 2)
+
+
+# -- alignment: OU coefficients only for t >= 0 --------------------------------------------
+
+@pytest.mark.parametrize("t, error", [
+    (-1.0, ValueError),                 # was: sigma_t^2 = -6.39
+    ([0.0, 0.5, -2.0], ValueError),
+    (float("nan"), ValueError),
+    ("1.0", TypeError),                 # was: converted silently
+    (None, TypeError),
+])
+def test_ou_coefficients_refuses_negative_or_non_numeric_times(t, error):
+    from theorytk.alignment import ou_coefficients
+
+    with pytest.raises(error, match=r"^t must"):
+        ou_coefficients(t)
+
+
+def test_ou_coefficients_keeps_the_shape_of_t():
+    from theorytk.alignment import ou_coefficients
+
+    m, var = ou_coefficients(0.0)
+    assert np.ndim(m) == 0 and (m, var) == (1.0, 0.0)
+    assert ou_coefficients([[0.1, 0.2]])[1].shape == (1, 2)

@@ -42,8 +42,15 @@ _WEIGHT_TOLERANCE = 1e-10
 
 
 def ou_coefficients(t):
-    """``(m_t, sigma_t^2) = (exp(-t), 1 - exp(-2t))`` for times ``t >= 0`` (array or scalar)."""
-    t = np.asarray(t, dtype=float)
+    """``(m_t, sigma_t^2) = (exp(-t), 1 - exp(-2t))`` for finite times ``t >= 0`` (array or scalar).
+
+    A negative time is refused (``ValueError`` naming ``t``): the process runs forward from
+    :math:`X_0`, and there :math:`\sigma_t^2 < 0` is no variance.
+    """
+    t = _validate.array("t", t).reshape(np.shape(t))  # a scalar stays 0-d (ascontiguousarray makes it 1-d)
+    if np.any(t < 0):
+        raise ValueError(f"t must be >= 0 (an OU time from X_0), got {int(np.count_nonzero(t < 0))} negative values, "
+                         f"e.g. {float(t.flat[int(np.argmax(t < 0))]):g}")
     return np.exp(-t), -np.expm1(-2.0 * t)
 
 
