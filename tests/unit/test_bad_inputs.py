@@ -169,3 +169,52 @@ def test_ou_coefficients_keeps_the_shape_of_t():
     m, var = ou_coefficients(0.0)
     assert np.ndim(m) == 0 and (m, var) == (1.0, 0.0)
     assert ou_coefficients([[0.1, 0.2]])[1].shape == (1, 2)
+
+
+# -- metastable.exact: flags are bools, indices name their argument and range --------------
+
+@pytest.fixture(scope="module")
+def chain():
+    from theorytk.metastable import cot_chain
+
+    return cot_chain(3, 5, 0.1, seed=0, wrap=True)
+
+
+@pytest.mark.parametrize("call, argument, error", [
+    (lambda ex, c: ex.committor(c, 0, 14, backward="no"), "backward", TypeError),  # was: the backward committor
+    (lambda ex, c: ex.committor(c, 0, 14, backward=1), "backward", TypeError),
+    (lambda ex, c: ex.committor(c, 0, 14, backward=None), "backward", TypeError),
+    (lambda ex, c: ex.quasi_stationary(c, 99), "cluster", ValueError),              # was: "k must be <= 2"
+    (lambda ex, c: ex.quasi_stationary(c, -1), "cluster", ValueError),
+    (lambda ex, c: ex.quasi_stationary(c, 1.5), "cluster", TypeError),
+    (lambda ex, c: ex.committor(c, [[0, 1], [2]], 14), "A", ValueError),           # was: numpy's ragged message
+    (lambda ex, c: ex.committor(c, [[0, 1], [2, 3]], 14), "A", ValueError),        # was: accepted (2-d)
+    (lambda ex, c: ex.committor(c, 0, np.array([True, False])), "B", ValueError),  # mask of the wrong length
+    (lambda ex, c: ex.hitting_times(c, [[1], [2, 3]]), "target", ValueError),
+    (lambda ex, c: ex.potential_theory(c, 0, "14"), "B", TypeError),
+    (lambda ex, c: ex.time_reversal(c, np.ones(3)), "pi", ValueError),             # was: a raw matmul message
+    (lambda ex, c: ex.time_reversal(c, np.zeros(15)), "pi", ValueError),           # was: inf/nan kernel
+    (lambda ex, c: ex.time_reversal(c, "x"), "pi", TypeError),
+    (lambda ex, c: ex.HittingSolver(c, 14).second_moment(np.ones(3)), "mean", ValueError),  # was: IndexError
+    (lambda ex, c: ex.HittingSolver(c, [13, 14]).absorption([[14], [13, 14]]), "part", ValueError),
+])
+def test_metastable_exact_refuses_bad_arguments_naming_them(chain, call, argument, error):
+    from theorytk.metastable import exact
+
+    with pytest.raises(error, match=rf"^{argument} "):
+        call(exact, chain)
+
+
+def test_quasi_stationary_names_the_value_and_the_range(chain):
+    from theorytk.metastable import exact
+
+    with pytest.raises(ValueError, match=r"^cluster must be a cluster label in \[0, 2\] .* got 99$"):
+        exact.quasi_stationary(chain, 99)
+
+
+def test_committor_bool_flags_still_work(chain):
+    from theorytk.metastable import exact
+
+    forward = exact.committor(chain, 0, 14, backward=np.False_)
+    np.testing.assert_array_equal(forward, exact.committor(chain, 0, 14))
+    assert exact.committor(chain, 0, 14, backward=True)[0] == 1.0

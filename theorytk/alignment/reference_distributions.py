@@ -45,7 +45,7 @@ def ou_coefficients(t):
     """``(m_t, sigma_t^2) = (exp(-t), 1 - exp(-2t))`` for finite times ``t >= 0`` (array or scalar).
 
     A negative time is refused (``ValueError`` naming ``t``): the process runs forward from
-    :math:`X_0`, and there :math:`\sigma_t^2 < 0` is no variance.
+    :math:`X_0`, and there :math:`\\sigma_t^2 < 0` is no variance.
     """
     t = _validate.array("t", t).reshape(np.shape(t))  # a scalar stays 0-d (ascontiguousarray makes it 1-d)
     if np.any(t < 0):

@@ -66,16 +66,26 @@ def check_chain(chain):
 
 
 def state_set(chain, name, states):
-    """Validate a non-empty set of states (an int, an array of ints or a boolean mask); return a mask."""
-    values = np.atleast_1d(np.asarray(states))
-    if values.dtype == bool and values.shape == (chain.n_states,):
+    """Validate a non-empty set of states (an int, a 1-d array of ints or a boolean mask); return a mask."""
+    try:
+        values = np.atleast_1d(np.asarray(states))
+    except ValueError as exc:  # ragged nesting
+        raise ValueError(f"{name} must be a state index, a 1-d array of state indices or a boolean mask, "
+                         f"got the ragged {_validate._describe(states)}") from exc
+    if values.ndim != 1:
+        raise ValueError(f"{name} must be a state index, a 1-d array of state indices or a boolean mask, "
+                         f"got an array of shape {values.shape}")
+    if values.dtype == bool and np.ndim(states) == 1:
+        if values.shape != (chain.n_states,):
+            raise ValueError(f"{name} as a boolean mask must have one entry per state ({chain.n_states}), "
+                             f"got {values.size}")
         if not values.any():
             raise ValueError(f"{name} must name at least one state, got an all-False mask")
         return values.copy()
     if values.size == 0:
         raise ValueError(f"{name} must name at least one state")
     if values.dtype == bool or not np.issubdtype(values.dtype, np.integer):
-        raise TypeError(f"{name} must be a state index or an array of state indices, got {states!r}")
+        raise TypeError(f"{name} must be a state index or an array of state indices, got {_validate._describe(states)}")
     if values.min() < 0 or values.max() >= chain.n_states:
         raise ValueError(f"{name} must hold states in [0, {chain.n_states - 1}], "
                          f"got range [{values.min()}, {values.max()}]")
@@ -148,8 +158,8 @@ class HittingSolver:
         return self._solve(np.ones(self._free_index.size))
 
     def second_moment(self, mean=None):
-        """:math:`E_x[\\tau_T^2]`, from :math:`(I - P_{UU}) m = 2t - 1`."""
-        t = self.mean() if mean is None else mean
+        """:math:`E_x[\\tau_T^2]`, from :math:`(I - P_{UU}) m = 2t - 1` (``mean``: the result of :meth:`mean`, if at hand)."""
+        t = self.mean() if mean is None else _validate.array("mean", mean, shape=(self.chain.n_states,), finite=False)
         return self._solve(2.0 * t[self._free_index] - 1.0)
 
     def absorption(self, part):
@@ -229,12 +239,22 @@ def committor(chain, A, B, *, backward=False):
     ``x``, last came from ``A`` rather than ``B``) is :math:`1 - q^+` of the
     time-reversed chain for the sets swapped, i.e. :math:`P^*_x(\tau_A < \tau_B)`.
 
+    Parameters
+    ----------
+    chain : CotChain
+    A, B : int, array_like of int or boolean mask
+        Disjoint sets of states.
+    backward : bool
+        True for :math:`q^-` (a bool: ``"no"`` or ``0`` are refused, not read by truthiness).
+
     Returns
     -------
     ndarray, shape (n,)
         1 on ``B`` and 0 on ``A`` (forward); 1 on ``A`` and 0 on ``B`` (backward).
     """
     chain = check_chain(chain)
+    if not isinstance(backward, (bool, np.bool_)):
+        raise TypeError(f"backward must be a bool (True or False), got {backward!r} of type {type(backward).__name__}")
     a, b = state_set(chain, "A", A), state_set(chain, "B", B)
     if np.any(a & b):
         raise ValueError("A and B must be disjoint")
@@ -270,9 +290,18 @@ def stationary_distribution(chain):
 
 
 def time_reversal(chain, pi=None):
-    r"""The time-reversed kernel :math:`P^*(x, y) = \pi(y) P(y, x) / \pi(x)` (CSR)."""
+    r"""The time-reversed kernel :math:`P^*(x, y) = \pi(y) P(y, x) / \pi(x)` (CSR).
+
+    ``pi`` (default: :func:`stationary_distribution`) must be positive on every state; its
+    scale does not matter.
+    """
     chain = check_chain(chain)
-    pi = stationary_distribution(chain) if pi is None else pi
+    if pi is None:
+        pi = stationary_distribution(chain)
+    else:
+        pi = _validate.array("pi", pi, shape=(chain.n_states,))
+        if not np.all(pi > 0):
+            raise ValueError(f"pi must be positive on every state, got {int(np.count_nonzero(pi <= 0))} entries <= 0")
     out = (sp.diags_array(1.0 / pi) @ chain.P.T @ sp.diags_array(pi)).tocsr()
     out.sort_indices()
     return out
@@ -347,8 +376,23 @@ class QuasiStationary:
 
 
 def quasi_stationary(chain, cluster):
-    """Quasi-stationary distribution of a cluster and its exact exit time."""
+    """Quasi-stationary distribution of a cluster and its exact exit time.
+
+    Parameters
+    ----------
+    chain : CotChain
+    cluster : int
+        A cluster label in ``[0, chain.n_clusters - 1]``.
+
+    Returns
+    -------
+    QuasiStationary
+    """
     chain = check_chain(chain)
+    cluster = _validate.integer("cluster", cluster)
+    if not 0 <= cluster < chain.n_clusters:
+        raise ValueError(f"cluster must be a cluster label in [0, {chain.n_clusters - 1}] (the chain has "
+                         f"{chain.n_clusters} clusters), got {cluster}")
     states = chain.cluster(cluster)
     block = chain.P[states][:, states]
     if states.size <= _DENSE_LIMIT:
