@@ -218,3 +218,45 @@ def test_committor_bool_flags_still_work(chain):
     forward = exact.committor(chain, 0, 14, backward=np.False_)
     np.testing.assert_array_equal(forward, exact.committor(chain, 0, 14))
     assert exact.committor(chain, 0, 14, backward=True)[0] == 1.0
+
+
+# -- alignment: the Doob sampler's divergence is caught -------------------------------------
+
+def _doob(scheme="exponential", correction="exact", **options):
+    from theorytk.alignment import DoobSampler, GaussianMixture, QuadraticPotential
+
+    mix = GaussianMixture([0.3, 0.7], [[-2.0, 0.0], [2.0, 1.0]], [np.eye(2) * 0.5, [[1.0, 0.3], [0.3, 0.6]]])
+    return DoobSampler(mix, QuadraticPotential([[0.2, 0.0], [0.0, 0.1]], [0.5, -0.3]), correction, scheme=scheme,
+                       **options)
+
+
+@pytest.mark.parametrize("method", ["sample", "sample_reference"])
+@pytest.mark.parametrize("scheme, steps, horizon", [
+    ("exponential", 1, 50.0),     # was: samples of size 1e22, no complaint
+    ("euler", 10, 500.0),         # was: samples of size 2e17
+    ("euler", 1, 1e22),
+])
+def test_doob_sampler_huge_step_is_sampler_diverged_with_the_step(method, scheme, steps, horizon):
+    from theorytk.alignment import SamplerDiverged
+
+    with pytest.raises(SamplerDiverged, match=rf"step.*of {steps}.*h = .* too large.*more steps"):
+        getattr(_doob(scheme), method)(20, steps, horizon, seed=0)
+
+
+@pytest.mark.parametrize("correction, options, steps, horizon, names", [
+    ("exact", {}, 1, 1e22, "horizon / steps = 1e\\+22"),                        # was: overflow warnings, then nan
+    ("nested", {"inner_steps": 1}, 10, 1e3, "horizon / inner_steps = 1000")])
+def test_doob_sampler_step_whose_coefficients_overflow_is_refused(correction, options, steps, horizon, names):
+    with pytest.raises(ValueError, match=rf"^{names} is too large a step"):
+        _doob("exponential", correction, mc_samples=2, **options).sample(5, steps, horizon)
+
+
+def test_doob_sampler_divergence_threshold():
+    from theorytk.alignment import SamplerDiverged
+
+    x = _doob().sample(50, 20, 3.0, seed=1)
+    with pytest.raises(SamplerDiverged, match="beyond divergence_threshold = 0.5"):
+        _doob().sample(50, 20, 3.0, seed=1, divergence_threshold=0.5)
+    with pytest.raises(ValueError, match="^divergence_threshold must be > 0"):
+        _doob().sample(50, 20, 3.0, seed=1, divergence_threshold=0.0)
+    np.testing.assert_array_equal(x, _doob().sample(50, 20, 3.0, seed=1, divergence_threshold=1e3))

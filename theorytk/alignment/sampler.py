@@ -56,7 +56,7 @@ STARTS = ("standard", "marginal")
 
 
 class SamplerDiverged(SolverFailure, FloatingPointError):
-    """A particle of the sampler became NaN or infinite."""
+    """A particle of the sampler became NaN or infinite, or ended beyond the divergence threshold."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -93,10 +93,15 @@ class GaussianLaw:
         return gaussian_w2(self.mean, self.cov, target.mean, target.cov)
 
 
-def _coefficients(scheme, h):
-    if scheme == "exponential":
-        return np.exp(h), 2.0 * np.expm1(h), np.sqrt(np.expm1(2.0 * h))
-    return 1.0 + h, 2.0 * h, np.sqrt(2.0 * h)
+def _coefficients(scheme, h, names="horizon / steps"):
+    """``(a, c, g)`` of one step of size ``h``; ValueError naming ``names`` (what ``h`` is) if they overflow."""
+    with np.errstate(over="ignore"):
+        out = (np.exp(h), 2.0 * np.expm1(h), np.sqrt(np.expm1(2.0 * h))) if scheme == "exponential" else (
+            1.0 + h, 2.0 * h, np.sqrt(2.0 * h))
+    if not np.all(np.isfinite(out)):
+        raise ValueError(f"{names} = {h:g} is too large a step for the {scheme} scheme (its coefficients overflow "
+                         "float64): use more steps")
+    return out
 
 
 def _mixture_steps(mixture, times):
@@ -211,7 +216,8 @@ class DoobSampler:
             J = self.inner_steps
             inner = [_mixture_steps(ref, t - (t / J) * np.arange(J)) for t in times]
             in_const, in_mean, in_prec = (np.stack([p[i] for p in inner]) for i in range(3))
-            in_a, in_c, in_g = (np.array(v) for v in zip(*[_coefficients("exponential", t / J) for t in times]))
+            in_a, in_c, in_g = (np.array(v) for v in zip(*[_coefficients("exponential", t / J, "horizon / inner_steps")
+                                                            for t in times]))
         else:
             in_const, in_mean, in_prec = np.zeros((steps, 1, 1)), np.zeros((steps, 1, 1, d)), np.zeros(
                 (steps, 1, 1, d, d))
@@ -227,19 +233,32 @@ class DoobSampler:
         """Per-particle 32-bit seeds (numba's generator keeps the low 32 bits) from ``seed``."""
         return (stream_seeds(seed, n) & np.uint64(0xFFFFFFFF)).astype(np.int64)
 
-    def sample(self, n, steps, horizon, seed=0):
+    def sample(self, n, steps, horizon, seed=0, *, divergence_threshold=1e6):
         """Draw ``n`` samples (n, d) by running the chain for ``steps`` steps over ``[0, horizon]``.
 
         Particle ``i`` uses its own seed (:meth:`particle_seeds`), so the samples do not depend
         on the number of threads.
 
+        Parameters
+        ----------
+        n, steps : int
+        horizon : float > 0
+        seed : int or numpy.random.SeedSequence
+        divergence_threshold : float > 0
+            A final coordinate beyond this in absolute value is a diverged run (checked once,
+            after the chain; the kernel stops a particle as soon as it is non-finite). Raise it
+            for a target that lives at that scale.
+
         Raises
         ------
         SamplerDiverged
-            With the step and a hint, if a particle becomes non-finite.
+            With the step and a hint, if a particle becomes non-finite or ends beyond
+            ``divergence_threshold`` (e.g. a step h of 50: the exponential integrator then
+            returns samples of size 1e22).
         """
         n = _validate.integer("n", n, minimum=1)
         seed = _validate.seed("seed", seed)
+        threshold = _validate.positive("divergence_threshold", divergence_threshold)
         args = self._arguments(steps, horizon)
         out = np.empty((n, self.reference.d))
         status = np.full(n, -1, dtype=np.int64)
@@ -248,20 +267,44 @@ class DoobSampler:
             _kernels.sample_chain_callable(self.potential.function, seeds, out, status, *args)
         else:
             _kernels.sample_chain(seeds, out, status, *args)
-        if np.any(status >= 0):
-            bad = int(np.argmax(status >= 0))
-            raise SamplerDiverged(
-                f"particle {bad} became non-finite at step {int(status[bad])} of {steps} (horizon {horizon:g}): "
-                f"the step h = {horizon / steps:g} is probably too large for the score's Lipschitz constant "
-                "(Euler-Maruyama needs h L < 1); use more steps or scheme='exponential'.")
+        self._check_run(out, status, steps, horizon, threshold)
         return out
 
-    def sample_reference(self, n, steps, horizon, seed=0):
-        """The plain-NumPy twin of :meth:`sample` (same seeds, same numbers up to rounding)."""
+    def sample_reference(self, n, steps, horizon, seed=0, *, divergence_threshold=1e6):
+        """The plain-NumPy twin of :meth:`sample` (same seeds, same numbers up to rounding, same divergence check)."""
         n = _validate.integer("n", n, minimum=1)
+        threshold = _validate.positive("divergence_threshold", divergence_threshold)
         args = self._arguments(steps, horizon)
         potential = self.potential.reference_values if self.tilt is None else _reference.quadratic_potential
-        return _reference.sample_chain(self.particle_seeds(_validate.seed("seed", seed), n), potential, *args)
+        with np.errstate(over="ignore", invalid="ignore"):  # a diverging chain is reported below
+            out = _reference.sample_chain(self.particle_seeds(_validate.seed("seed", seed), n), potential, *args)
+        self._check_run(out, None, steps, horizon, threshold)
+        return out
+
+    def _check_run(self, out, status, steps, horizon, threshold):
+        """Raise :class:`SamplerDiverged` if a particle stopped non-finite (``status``) or ended beyond ``threshold``.
+
+        ``status`` is the kernel's (the step at which each particle became non-finite, or -1),
+        or None (the NumPy twin, which runs every step).
+        """
+        stopped = np.zeros(len(out), dtype=bool) if status is None else status >= 0
+        if stopped.any():
+            bad = int(np.argmax(stopped))
+            what = f"became non-finite at step {int(status[bad])} of {steps}"
+        else:
+            size = np.abs(out).max(axis=1)
+            beyond = ~(size <= threshold)  # NaN included
+            if not beyond.any():
+                return
+            bad = int(np.argmax(beyond))
+            what = (f"ended at max |y_i| = {size[bad]:.3g}, beyond divergence_threshold = {threshold:g}, "
+                    f"after the last step ({steps} of {steps})")
+        hint = ("Euler-Maruyama needs h L < 1 for a score of Lipschitz constant L; use more steps or "
+                "scheme='exponential'" if self.scheme == "euler" else
+                "The exponential integrator freezes the score over a step, which amplifies it for h of order 1 "
+                "and above; use more steps")
+        raise SamplerDiverged(f"particle {bad} {what} (horizon {horizon:g}): the step h = {horizon / steps:g} is "
+                              f"probably too large. {hint}.")
 
     def exact_law(self, steps, horizon):
         """The exact Gaussian law of the discretised chain's final state (Gaussian reference, exact correction).
