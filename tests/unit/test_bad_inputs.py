@@ -260,3 +260,26 @@ def test_doob_sampler_divergence_threshold():
     with pytest.raises(ValueError, match="^divergence_threshold must be > 0"):
         _doob().sample(50, 20, 3.0, seed=1, divergence_threshold=0.0)
     np.testing.assert_array_equal(x, _doob().sample(50, 20, 3.0, seed=1, divergence_threshold=1e3))
+
+
+# -- contrastive.minimise: flags are bools, an overflowing step is a divergence ------------
+
+@pytest.mark.parametrize("symmetric", ["no", 1, None])
+def test_contrastive_minimise_symmetric_must_be_a_bool(symmetric):
+    """Was read by truthiness: "no" ran the symmetric loss."""
+    from theorytk.contrastive import all_batches, minimise
+
+    with pytest.raises(TypeError, match="^symmetric must be a bool"):
+        minimise(4, 3, all_batches(4, 2), symmetric=symmetric)
+
+
+@pytest.mark.parametrize("lr", [1e200, 1e300])
+def test_contrastive_minimise_overflowing_step_is_a_divergence(lr):
+    """Was: zero rows with gradient norm 0, reported as converged after one step."""
+    from theorytk.contrastive import all_batches
+    from theorytk.contrastive.minimise import MinimiserDiverged, minimise
+    from theorytk.errors import SolverFailure
+
+    with pytest.raises(MinimiserDiverged, match=r"restart 0 diverged by step 1: .* lower lr") as caught:
+        minimise(4, 3, all_batches(4, 2), lr=lr, max_steps=200, restarts=2)
+    assert isinstance(caught.value, SolverFailure)

@@ -15,11 +15,20 @@ import numpy as np
 from theorytk import _validate
 from theorytk.contrastive import _kernels
 from theorytk.contrastive.batches import check_batches
+from theorytk.errors import SolverFailure
 from theorytk.random import child_generators
 
 #: Default step ``0.5 N min(1, tau)^2``: the Hessian of the averaged objective scales like 1/(N tau^2) per
 #: row for tau <= 1; for tau > 1 the step stays 0.5 N (a larger one oscillates at tau = 2, measured).
 DEFAULT_LR_PER_N = 0.5
+
+
+#: A final row whose norm is further than this from 1 means a retraction overflowed (the step was too large).
+UNIT_ROW_TOL = 1e-8
+
+
+class MinimiserDiverged(SolverFailure, FloatingPointError):
+    """A restart of :func:`minimise` left the spheres (a retraction overflowed) or ended non-finite."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -110,10 +119,20 @@ def minimise(N, d, batches, *, tau=1.0, symmetric=True, restarts=8, lr=None, tol
     Returns
     -------
     ContrastiveSolution
+
+    Raises
+    ------
+    MinimiserDiverged
+        A restart ended with a row off the unit sphere or a non-finite loss or gradient
+        norm (a step ``lr`` so large that ``x - lr g`` overflowed; was: zero rows reported as
+        converged), with the restart, its step count and a hint.
     """
     N = _validate.integer("N", N, minimum=2)
     d = _validate.integer("d", d, minimum=1)
     batches = check_batches(batches, N)
+    if not isinstance(symmetric, (bool, np.bool_)):
+        raise TypeError(f"symmetric must be a bool (True or False), got {symmetric!r} of type "
+                        f"{type(symmetric).__name__}")
     tau = _validate.real("tau", tau, minimum=_kernels.TAU_MIN)
     restarts = _validate.integer("restarts", restarts, minimum=1)
     lr = default_lr(N, tau) if lr is None else _validate.positive("lr", lr)
@@ -124,4 +143,18 @@ def minimise(N, d, batches, *, tau=1.0, symmetric=True, restarts=8, lr=None, tol
     gnorm = np.empty(restarts)
     steps = np.empty(restarts, dtype=np.int64)
     _kernels.minimise(X, batches, tau, bool(symmetric), lr, tol, max_steps, loss, gnorm, steps)
+    _check_restarts(X, loss, gnorm, steps, lr)
     return ContrastiveSolution(X[:, 0].copy(), X[:, 1].copy(), loss, gnorm, steps, tol)
+
+
+def _check_restarts(X, loss, gnorm, steps, lr):
+    """Raise :class:`MinimiserDiverged` for the first restart off the spheres or with a non-finite certificate."""
+    with np.errstate(invalid="ignore"):
+        off = np.abs(np.linalg.norm(X, axis=3) - 1.0).max(axis=(1, 2))
+    bad = ~(off <= UNIT_ROW_TOL) | ~np.isfinite(loss) | ~np.isfinite(gnorm)
+    if bad.any():
+        r = int(np.argmax(bad))
+        raise MinimiserDiverged(
+            f"restart {r} diverged by step {int(steps[r])}: a row ended off the unit sphere by {off[r]:.3g} (loss "
+            f"{loss[r]:.3g}, gradient norm {gnorm[r]:.3g}); the step lr = {lr:g} is too large (x - lr g overflowed "
+            "in the retraction): lower lr, or leave it None for the default 0.5 N min(1, tau)^2")
