@@ -1,7 +1,9 @@
 """Figures of :mod:`validations.dfiv_rates` (matplotlib Figure objects, no global state)."""
+from fractions import Fraction
+
 import numpy as np
 from matplotlib.figure import Figure
-from matplotlib.ticker import NullFormatter
+from matplotlib.ticker import NullFormatter, NullLocator
 
 from proofs import dfiv_rates as thm
 
@@ -79,6 +81,9 @@ def stage1(path, table):
         ax.plot(m1 / n2, [table[method][int(k)] for k in m1], "o-", color=color, label=method)
     ax.axvline(1.0, ls=":", color="k", label="m1 = n2")
     _log_axes(ax, "stage-1 size / stage-2 size", "mean L2 risk (jump)", f"stage-1 sweep, stage-2 size {n2}")
+    ratios = sorted({int(k) / n2 for k in table["dfiv"]})
+    ax.set_xticks(ratios, [str(Fraction(r).limit_denominator(64)) for r in ratios])
+    ax.xaxis.set_minor_locator(NullLocator())
     ax.legend(fontsize=8)
     _save(fig, path)
 
