@@ -283,3 +283,27 @@ def test_contrastive_minimise_overflowing_step_is_a_divergence(lr):
     with pytest.raises(MinimiserDiverged, match=r"restart 0 diverged by step 1: .* lower lr") as caught:
         minimise(4, 3, all_batches(4, 2), lr=lr, max_steps=200, restarts=2)
     assert isinstance(caught.value, SolverFailure)
+
+
+# -- icl.train: a diverging training is TrainingDiverged with the step ----------------------
+
+@pytest.mark.parametrize("optimizer, lr, steps, pattern", [
+    ("adam", 1e8, 20, r"loss blew up at step 1 \(loss 1\.\d+e\+33"),   # was: loss 1e31 returned silently
+    ("adam", 1e2, 20, r"loss blew up at step 1 "),
+    ("adam", 1e300, 1, r"last update \(step 0\) made an entry of V or W"),  # was: V = 1e300 returned
+    ("gd", 1e8, 20, r"loss blew up at step 2 "),
+])
+def test_icl_train_divergence_names_the_step_and_lr(optimizer, lr, steps, pattern):
+    from theorytk.errors import SolverFailure
+    from theorytk.icl import LinearSelfAttention, TrainingDiverged, train
+
+    with pytest.raises(TrainingDiverged, match=pattern + r".*lower lr") as caught:
+        train(LinearSelfAttention(2), 8, 4, steps, 0, lr=lr, optimizer=optimizer)
+    assert isinstance(caught.value, SolverFailure)
+
+
+def test_icl_train_at_moderate_lr_is_not_a_divergence():
+    from theorytk.icl import LinearSelfAttention, train
+
+    result = train(LinearSelfAttention(2), 8, 4, 300, 0, lr=1.0)
+    assert np.all(np.isfinite(result.losses))

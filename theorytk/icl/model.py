@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from theorytk import _validate
+from theorytk.errors import SolverFailure
 from theorytk.icl import _kernels
 from theorytk.icl.exact import _check_prompts
 from theorytk.random import generator, stream_seeds
@@ -19,8 +20,13 @@ LOSSES = {"cot": _kernels.COT, "no_cot": _kernels.NO_COT}
 OPTIMIZERS = {"adam": _kernels.ADAM, "gd": _kernels.GD}
 
 
-class TrainingDiverged(RuntimeError):
-    """Training or a rollout blew up (|value| > 1e100 or NaN)."""
+LOSS_GROWTH = 1e6
+"""Training has diverged once its loss exceeds this factor times ``max(first loss, 1)`` (the
+first loss is that of the initial model, in units where the targets are O(1))."""
+
+
+class TrainingDiverged(SolverFailure, FloatingPointError):
+    """Training or a rollout blew up (|value| > 1e100 or NaN, or the loss grew by :data:`LOSS_GROWTH`)."""
 
 
 def blocks(d):
@@ -153,7 +159,9 @@ def train(model, n, prompts_per_step, steps, seed, *, loss="cot", cot_steps=1, e
     Raises
     ------
     TrainingDiverged
-        With the step at which the loss blew up and a hint.
+        With the step at which the loss blew up (non-finite or above 1e100, or more than
+        :data:`LOSS_GROWTH` times ``max(first loss, 1)``; e.g. Adam at lr 1e8 drives it from 1
+        to 1e31), or the last update made an entry of V or W non-finite or above 1e100, and a hint.
     """
     if not isinstance(model, LinearSelfAttention):
         raise TypeError(f"model must be LinearSelfAttention, got {type(model).__name__}")
@@ -175,7 +183,14 @@ def train(model, n, prompts_per_step, steps, seed, *, loss="cot", cot_steps=1, e
     step_seeds = (stream_seeds(seed, steps) & np.uint64(0xFFFFFFFF)).astype(np.int64)
     losses = np.full(steps, np.nan)
     failed = _kernels.train(V, W, model.d, n, batch, step_seeds, cot_steps, eta, mode, opt, lr, scale, losses)
+    hint = f"hint: lower lr (got {lr}) or eta (got {eta}; eta <= 1/(1 + sqrt(d/n))^2 is safe)"
+    if failed < 0:  # the kernel stops at a non-finite or > 1e100 loss; also catch growth and a last bad update
+        grown = np.flatnonzero(losses > LOSS_GROWTH * max(losses[0], 1.0))
+        failed = int(grown[0]) if grown.size else -1
     if failed >= 0:
-        raise TrainingDiverged(f"the training loss blew up at step {failed} (loss {losses[failed]!r}); hint: lower lr "
-                               f"(got {lr}) or eta (got {eta}; eta <= 1/(1 + sqrt(d/n))^2 is safe)")
+        raise TrainingDiverged(f"the training loss blew up at step {failed} (loss {float(losses[failed]):.6g}, first "
+                               f"loss {float(losses[0]):.6g}); {hint}")
+    if not (np.all(np.abs(V) <= _kernels.BLOWUP) and np.all(np.abs(W) <= _kernels.BLOWUP)):
+        raise TrainingDiverged(f"the last update (step {steps - 1}) made an entry of V or W non-finite or larger "
+                               f"than {_kernels.BLOWUP:g}; {hint}")
     return TrainingResult(LinearSelfAttention(model.d, V, W), losses)
