@@ -3,13 +3,15 @@
 Case (issue 16): a diagonal SSM of state 16 (complex poles), L = 1024, so 1023 past-to-future
 blocks of up to 512 x 512. Reported: seconds per full ESS profile (tolerance-ESS at every split) of
 
-* ``ess``: :func:`theorytk.memory.ess` (singular values only: LAPACK gesdd without vectors);
+* ``ess``: :func:`theorytk.memory.ess` (each numerically low-rank block sketched by a
+  randomized range finder with a certified count, the others by gesdd without vectors);
 * ``matrix_rank loop``: ``numpy.linalg.matrix_rank`` of every block (the same rule and tolerance);
 * ``full SVD loop``: ``numpy.linalg.svd`` with singular vectors, then the same count (the plain loop
   a user writes first);
 
-and the ratios. All three give the same ESS (asserted). There is no numba kernel: the work is the
-SVDs, in LAPACK either way, so the gain is only in not computing singular vectors.
+and the ratios. All three give the same ESS (asserted). There is no numba kernel: the work is
+LAPACK and BLAS either way; the gain is in not decomposing a rank-16 block of up to 512 x 512
+whole (the sketch costs three m x n x l products with l = 24, the previous count plus 8).
 """
 import time
 

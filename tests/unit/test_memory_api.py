@@ -1,4 +1,6 @@
 """theorytk.memory: the issue's API, the operators' structure, ESS and COPY by hand, and bad input."""
+import importlib
+
 import numpy as np
 import pytest
 
@@ -131,3 +133,34 @@ def test_bad_input_is_named(call, error, words):
 
 def test_public_names():
     assert set(memory.__all__) >= {"diagonal_ssm", "fir", "linear_attention", "softmax_attention", "ess", "copy_error"}
+
+
+@pytest.mark.parametrize("make", [
+    lambda: diagonal_ssm(L=200, state=6, seed=1),
+    lambda: diagonal_ssm(L=200, state=6, seed=2, poles="real"),     # geometric singular-value decay: near-threshold
+    lambda: selective_ssm(L=160, state=5, seed=3),
+    lambda: linear_attention(L=160, features=7, seed=4),
+    lambda: softmax_attention(L=120, seed=5),                        # full-rank blocks: the full SVD
+    lambda: fir(L=150, taps=9, seed=6),
+])
+def test_the_sketched_ess_equals_the_full_svd_ess(make):
+    T = make().matrix
+    sigmas = memory.split_singular_values(T)
+    L = T.shape[0]
+    for method in ("tolerance", "entropy"):
+        full = [memory.ess_from_singular_values(s, (L - i, i), method) for i, s in enumerate(sigmas, start=1)]
+        if method == "tolerance":
+            np.testing.assert_array_equal(ess(T, method), full)
+        else:
+            np.testing.assert_allclose(ess(T, method), full, rtol=1e-12)
+    np.testing.assert_array_equal(ess(T, rtol=1e-6), [memory.ess_from_singular_values(s, (L - i, i), rtol=1e-6)
+                                                      for i, s in enumerate(sigmas, start=1)])
+
+
+def test_low_rank_blocks_are_sketched_not_fully_decomposed(monkeypatch):
+    module = importlib.import_module("theorytk.memory.ess")
+    shapes, svd = [], np.linalg.svd
+    monkeypatch.setattr(module.np.linalg, "svd", lambda a, **kw: shapes.append(a.shape) or svd(a, **kw))
+    ess(diagonal_ssm(L=256, state=4, seed=0).matrix)
+    assert len(shapes) == 255
+    assert max(min(shape) for shape in shapes) <= 64   # the blocks up to 128 x 128 were never decomposed whole
