@@ -146,6 +146,21 @@ def test_finetune_reinforce_and_ppo_raise_the_rewarded_probability():
         assert result.tv_drift[0] == 0.0
 
 
+@pytest.mark.parametrize("method", ["ppo-clip", "reinforce"])
+def test_finetune_at_a_huge_step_saturates_or_reports_divergence(method):
+    from theorytk.metastable import FinetuneDiverged, SoftmaxModel, pretrain
+
+    chain = cot_chain(3, 6, 0.05, seed=1)
+    saturated = finetune(chain, chain.sparse_edges, method=method, iterations=5, rollouts=16, horizon=200, lr=1e8,
+                         seed=3)          # probabilities underflow to 0 off the rewarded edges: no 0/0 any more
+    assert np.all(np.isfinite(saturated.sparse_probability)) and np.all(np.isfinite(saturated.tv_drift))
+    assert saturated.sparse_probability[-1] > 0.99 and np.isfinite(saturated.hitting_time[-1])
+    near_max = SoftmaxModel(chain, pretrain(chain).logits + 1.7e308)     # finite logits one step from overflow
+    with pytest.raises(FinetuneDiverged, match=r"iteration 1 of 5; lower lr \(now 1e\+308\)"):
+        finetune(chain, chain.sparse_edges, method=method, iterations=5, rollouts=16, horizon=200, lr=1e308, seed=3,
+                 model=near_max)
+
+
 def test_deeptime_mfpt_agrees():
     analysis = pytest.importorskip("deeptime.markov.tools.analysis")
     chain = cot_chain(3, 8, 0.01, back=0.5, seed=4)

@@ -28,7 +28,7 @@ from theorytk.metastable.exact import (
     stationary_distribution,
     time_reversal,
 )
-from theorytk.metastable.finetune import FinetuneResult, SoftmaxModel, finetune, pretrain
+from theorytk.metastable.finetune import FinetuneDiverged, FinetuneResult, SoftmaxModel, finetune, pretrain
 from theorytk.metastable.local import LocalSearchResult, edge_views, lifted_chain, local_search, state_views
 from theorytk.metastable.montecarlo import HittingSample, WalkersCensored, simulate_hitting
 from theorytk.metastable.search import (
@@ -42,6 +42,7 @@ from theorytk.metastable.search import (
 __all__ = [
     "EDGE_KINDS",
     "CotChain",
+    "FinetuneDiverged",
     "FinetuneResult",
     "HittingSample",
     "HittingSolver",

@@ -44,6 +44,7 @@ import numba
 import numpy as np
 
 from theorytk import _validate
+from theorytk.errors import SolverFailure
 from theorytk.metastable import _kernels
 from theorytk.metastable.chains import CotChain, as_edges, cumulative_rows
 from theorytk.metastable.exact import check_chain, hitting_times, stationary_distribution
@@ -82,6 +83,10 @@ class SoftmaxModel:
         P.data = self.probabilities()
         P.data.flags.writeable = False
         return self.chain.with_matrix(P)
+
+
+class FinetuneDiverged(SolverFailure, FloatingPointError):
+    """A logit of :func:`finetune` left the floating-point range; the message gives the iteration and a hint."""
 
 
 def _softmax_rows(logits, indptr, rows):
@@ -194,9 +199,15 @@ def finetune(chain, reward, *, method="ppo-clip", iterations=30, rollouts=64, ho
             if method == "reinforce":
                 weight = advantage
             else:
-                ratio = p / p_old
+                # the ratio only where the advantage is non-zero: there the edge was sampled, so p_old > 0 (an edge
+                # whose probability underflowed to 0 gave 0/0 = nan, and 0 * nan poisoned every logit of its row)
+                ratio = np.divide(p, p_old, out=np.zeros_like(p), where=advantage != 0.0)
                 weight = advantage * ratio * (ratio < 1.0 + clip)
-            logits += lr * (weight - p * np.add.reduceat(weight, indptr[:-1])[rows])
+            with np.errstate(over="ignore"):     # an overflow is reported just below, with the iteration
+                logits += lr * (weight - p * np.add.reduceat(weight, indptr[:-1])[rows])
+            if not np.all(np.isfinite(logits)):
+                raise FinetuneDiverged(f"finetune ({method}): logits left the float64 range at iteration {it + 1} "
+                                       f"of {iterations}; lower lr (now {lr:g})")
         record(_softmax_rows(logits, indptr, rows))
     return FinetuneResult(SoftmaxModel(chain, logits), *(np.array(track[k]) for k in ("sparse", "tv", "tv_max", "tau")),
                           method)
