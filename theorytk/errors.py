@@ -5,7 +5,7 @@ A solver that cannot deliver a trustworthy answer raises a subclass of
 ``theorytk.mfld.SimulationDiverged`` and ``OptimumNotConverged``,
 ``theorytk.dfiv.TrainingDiverged``, ``theorytk.alignment.SamplerDiverged``,
 ``theorytk.metastable.WalkersCensored`` and ``FinetuneDiverged``, ``theorytk.icl.TrainingDiverged``,
-``theorytk.contrastive.minimise.MinimiserDiverged``. Catch ``SolverFailure`` to handle them all; the
+``theorytk.contrastive.MinimiserDiverged``. Catch ``SolverFailure`` to handle them all; the
 validation harness reports them with exit status 3 (the run failed), never 1 (a claim
 failed) or 2 (bad usage).
 

@@ -12,10 +12,11 @@ from theorytk.contrastive.batches import all_batches, check_batches, disjoint_ba
 from theorytk.contrastive.loss import (cross_polytope, cross_polytope_loss, etf_loss, gradient, loss,
                                        partition_batch_loss, simplex_etf)
 from theorytk.contrastive.selection import SCHEMES, SchemeRun, run_scheme
-from theorytk.contrastive.minimise import ContrastiveSolution, minimise
+from theorytk.contrastive.minimise import ContrastiveSolution, MinimiserDiverged, minimise
 
 __all__ = [
     "ContrastiveSolution",
+    "MinimiserDiverged",
     "SCHEMES",
     "SchemeRun",
     "all_batches",
