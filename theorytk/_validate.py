@@ -51,6 +51,13 @@ def positive(name, value):
     return real(name, value, minimum=0.0, strict_minimum=True)
 
 
+def flag(name, value):
+    """Return ``value`` as ``bool`` if it is one (``True``/``False`` or a NumPy bool); truthiness is not enough."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be a bool (True or False), got {_describe(value)} of type {type(value).__name__}")
+    return bool(value)
+
+
 def choice(name, value, allowed):
     """Return ``value`` if it is one of ``allowed`` (compared by equality; any type accepted)."""
     if not any(value is option or (type(value) is type(option) and value == option) for option in allowed):

@@ -3,11 +3,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from theorytk.contrastive import etf_loss
-
-
-def _save(fig, path):
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
+from validations._figures import save
 
 
 def grams(path, records):
@@ -27,7 +23,7 @@ def grams(path, records):
         ax.set_xlabel(f"j   (ETF: -1/(N-1) = {-1 / (c['N'] - 1):.4f})")
         ax.set_ylabel("i")
         fig.colorbar(image, ax=ax, shrink=0.8, label="u_i . u_j")
-    _save(fig, path)
+    save(fig, path)
 
 
 def schemes(path, records):
@@ -50,4 +46,4 @@ def schemes(path, records):
     ax.set_ylabel("full-batch loss - ETF optimum")
     ax.set_title(f"batch selection, N={c['N']}, B={c['B']}, d={c['d']}, lr 0.5")
     ax.legend(fontsize=8)
-    _save(fig, path)
+    save(fig, path)

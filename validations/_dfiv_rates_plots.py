@@ -6,13 +6,9 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import NullFormatter, NullLocator
 
 from proofs import dfiv_rates as thm
+from validations._figures import save
 
 _BESOV = {"jump": (1, 1), "kink": (2, 1), "smooth": None}
-
-
-def _save(fig, path):
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
 
 
 def _log_axes(ax, xlabel, ylabel, title):
@@ -68,7 +64,7 @@ def risk_vs_n(path, p, fits, alpha, proxies):
                 ax.plot(xs, proxies[target], "--", color="C0", label=f"sieve bias-variance proxy, slope {slope:.2f}")
             _log_axes(ax, "N (n = m = N/2)", kind, f"{target}, r = {2 * alpha:g}")
             ax.legend(fontsize=6)
-    _save(fig, path)
+    save(fig, path)
 
 
 def stage1(path, table):
@@ -85,7 +81,7 @@ def stage1(path, table):
     ax.set_xticks(ratios, [str(Fraction(r).limit_denominator(64)) for r in ratios])
     ax.xaxis.set_minor_locator(NullLocator())
     ax.legend(fontsize=8)
-    _save(fig, path)
+    save(fig, path)
 
 
 def demand_box(path, demand):
@@ -104,4 +100,4 @@ def demand_box(path, demand):
     ax.set_ylabel("log10 out-of-sample MSE")
     ax.set_title("demand design (DFIV authors' version), n = 5000")
     ax.legend(fontsize=8)
-    _save(fig, path)
+    save(fig, path)

@@ -4,11 +4,7 @@ from matplotlib.figure import Figure
 
 from theorytk.alignment import tilt
 from theorytk.plotting import plot_bound_vs_empirical
-
-
-def _save(fig, path):
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
+from validations._figures import save
 
 
 def p1_bound(path, p, results, fits):
@@ -37,7 +33,7 @@ def p1_bound(path, p, results, fits):
         ax.loglog(h, w2[-1] * h / h[-1], "k:", label="slope 1")
         ax.set(xlabel="step h", ylabel="W2(q, law)", title=f"P1 d={d}: W2 vs h, exact start (no init error)")
         ax.legend(fontsize=7)
-    _save(fig, path)
+    save(fig, path)
 
 
 def score_error(path, results):
@@ -57,7 +53,7 @@ def score_error(path, results):
     ax2.loglog(grid**2, grid**2, "k--", label="eps^2 T (Girsanov)")
     ax2.set(xlabel="eps^2 T", ylabel="KL(law_0 || law_eps)", title="Girsanov bound, discrete chains")
     ax2.legend()
-    _save(fig, path)
+    save(fig, path)
 
 
 def modes(path, results):
@@ -88,7 +84,7 @@ def modes(path, results):
     ax.scatter(*target.means.T, s=400 * target.weights, facecolors="none", edgecolors="r", label="q weights (area)")
     ax.set(title="2-D 25 modes, linear tilt", xlabel="x1", ylabel="x2")
     ax.legend(fontsize=7, loc="lower left")
-    _save(fig, path)
+    save(fig, path)
 
 
 def mc_rate(path, mc):
@@ -108,7 +104,7 @@ def mc_rate(path, mc):
     ax.axhline(0.01, color="k", ls="--", label="0.01 allowance")
     ax.set(xscale="log", xlabel="M", ylabel="favoured-mode weight error", title="sampler with the MC correction")
     ax.legend(fontsize=8)
-    _save(fig, path)
+    save(fig, path)
 
 
 def dual_averaging(path, results):
@@ -129,4 +125,4 @@ def dual_averaging(path, results):
     ax.loglog(k, change, "s-", label="|theta_(k+1) - theta_k|")
     ax.set(xlabel="k", title="DA on synthetic DPO (nonconvex)")
     ax.legend(fontsize=8)
-    _save(fig, path)
+    save(fig, path)

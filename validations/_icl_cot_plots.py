@@ -2,10 +2,7 @@
 import numpy as np
 from matplotlib.figure import Figure
 
-
-def _save(fig, path):
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
+from validations._figures import save
 
 
 def error_vs_k(path, records, floor):
@@ -24,7 +21,7 @@ def error_vs_k(path, records, floor):
         ax.set_ylabel("||w_hat_k - w*||^2")
         ax.set_title(f"d={c['d']}, n={c['n']}, eta = 1/(1+sqrt(d/n))^2", fontsize=9)
         ax.legend(fontsize=7)
-    _save(fig, path)
+    save(fig, path)
 
 
 def parameters(path, record):
@@ -42,7 +39,7 @@ def parameters(path, record):
             ax.axvline(e, color="k", lw=0.5)
         ax.set_title(f"learned {key}, d={d} (blocks x | y | w | 1)", fontsize=9)
         fig.colorbar(image, ax=ax, shrink=0.8)
-    _save(fig, path)
+    save(fig, path)
 
 
 def newton_schulz(path, norms):
@@ -57,4 +54,4 @@ def newton_schulz(path, norms):
     ax.set_xlabel("loop k")
     ax.set_ylabel("||I - A X_k||_2   (dotted: rho^(2^k))")
     ax.legend(fontsize=7)
-    _save(fig, path)
+    save(fig, path)

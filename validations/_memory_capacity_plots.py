@@ -2,14 +2,11 @@
 import numpy as np
 from matplotlib.figure import Figure
 
+from validations._figures import save
+
 PANELS = (("diagonal_ssm", "complex"), ("diagonal_ssm", "real"), ("selective_ssm", None), ("fir", None),
           ("linear_attention", None), ("softmax_attention", None))
 _SIZE_NAME = {"diagonal_ssm": "n", "selective_ssm": "n", "fir": "k", "linear_attention": "d_k"}
-
-
-def _save(fig, path):
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
 
 
 def _cap(family, size, L):
@@ -38,7 +35,7 @@ def ess_per_split(path, records):
         ax.set_xlabel("split i")
         ax.set_ylabel("ESS_i")
         ax.legend(fontsize=7, title="solid tol., dotted entropy, dashed cap", title_fontsize=6)
-    _save(fig, path)
+    save(fig, path)
 
 
 def copy_curve(path, records):
@@ -70,4 +67,4 @@ def copy_curve(path, records):
     ax_random.set_ylabel("COPY MSE per token (log)")
     ax_random.set_title("random realisations far above the bound; stable LTI just above", fontsize=10)
     ax_random.legend(fontsize=7)
-    _save(fig, path)
+    save(fig, path)

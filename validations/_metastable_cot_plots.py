@@ -4,10 +4,7 @@ from matplotlib.figure import Figure
 from scipy import stats as scipy_stats
 
 from theorytk.plotting import plot_bound_vs_empirical
-
-
-def _save(fig, path):
-    fig.savefig(path, dpi=120)
+from validations._figures import save
 
 
 def _figure(width=6.0, height=4.2):
@@ -21,7 +18,7 @@ def _finish(ax, path, xlabel, ylabel, title=None):
     if title:
         ax.set_title(title)
     ax.legend(fontsize="small")
-    _save(ax.figure, path)
+    save(ax.figure, path)
 
 
 def _of(results, family, **match):
@@ -40,7 +37,7 @@ def scaling(path, p, results):
         plot_bound_vs_empirical(eps, median=eps * np.array([r.scalars["E"] for r in rows]),
                                 bounds={"eps T0 = (K-1) M / q (leading term)": leading},
                                 ax=ax, xlabel="eps", ylabel="eps E[tau] (exact)", title=f"K={K}, M={M}")
-    _save(fig, path)
+    save(fig, path)
 
 
 def histogram(path, results):

@@ -3,11 +3,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from theorytk.plotting import plot_bound_vs_empirical
-
-
-def _save(fig, path):
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
+from validations._figures import save
 
 
 def bound_vs_empirical(path, p, samples, optima, fits):
@@ -21,7 +17,7 @@ def bound_vs_empirical(path, p, samples, optima, fits):
                                         "R^2/N": 1.0 / widths},
                                 fit=fits[lam], ax=ax, xlabel="N (particles)", ylabel="E||f_X - f*||_n^2",
                                 title=f"lam = {lam:g}")
-    _save(fig, path)
+    save(fig, path)
 
 
 def ensembles(path, p, table, eta, lam):
@@ -43,7 +39,7 @@ def ensembles(path, p, table, eta, lam):
     ax.set_ylabel("NM x E||f - f*||_n^2")
     ax.set_title(f"ensembles behave like wide networks (lam = {lam:g})")
     ax.legend(fontsize=8)
-    _save(fig, path)
+    save(fig, path)
 
 
 def new_vs_old(path, p, n_err, n_se, vbar, old_bound):
@@ -75,7 +71,7 @@ def new_vs_old(path, p, n_err, n_se, vbar, old_bound):
     ax.set_ylabel("N x error")
     ax.set_title("the particle error does not blow up as lam shrinks")
     ax.legend(fontsize=8)
-    _save(fig, path)
+    save(fig, path)
 
 
 def linear_gaussian(path, p, table, linear, eta):
@@ -93,4 +89,4 @@ def linear_gaussian(path, p, table, linear, eta):
     ax.set_ylabel("E||f_X - f*||_n^2")
     ax.set_title(f"linear-Gaussian case (lam = {p['linear_lam']:g})")
     ax.legend(fontsize=8)
-    _save(fig, path)
+    save(fig, path)

@@ -53,7 +53,7 @@ def loss(U, V, batches, tau=1.0, symmetric=True):
     U, V = check_embeddings(U, V)
     batches = check_batches(batches, U.shape[0])
     tau = _validate.real("tau", tau, minimum=_kernels.TAU_MIN)
-    return float(_kernels.loss_and_gradient(U, V, batches, tau, bool(symmetric))[0])
+    return float(_kernels.loss_and_gradient(U, V, batches, tau, _validate.flag("symmetric", symmetric))[0])
 
 
 def gradient(U, V, batches, tau=1.0, symmetric=True):
@@ -66,7 +66,7 @@ def gradient(U, V, batches, tau=1.0, symmetric=True):
     U, V = check_embeddings(U, V)
     batches = check_batches(batches, U.shape[0])
     tau = _validate.real("tau", tau, minimum=_kernels.TAU_MIN)
-    _, gU, gV = _kernels.loss_and_gradient(U, V, batches, tau, bool(symmetric))
+    _, gU, gV = _kernels.loss_and_gradient(U, V, batches, tau, _validate.flag("symmetric", symmetric))
     return gU, gV
 
 

@@ -130,9 +130,7 @@ def minimise(N, d, batches, *, tau=1.0, symmetric=True, restarts=8, lr=None, tol
     N = _validate.integer("N", N, minimum=2)
     d = _validate.integer("d", d, minimum=1)
     batches = check_batches(batches, N)
-    if not isinstance(symmetric, (bool, np.bool_)):
-        raise TypeError(f"symmetric must be a bool (True or False), got {symmetric!r} of type "
-                        f"{type(symmetric).__name__}")
+    symmetric = _validate.flag("symmetric", symmetric)
     tau = _validate.real("tau", tau, minimum=_kernels.TAU_MIN)
     restarts = _validate.integer("restarts", restarts, minimum=1)
     lr = default_lr(N, tau) if lr is None else _validate.positive("lr", lr)
