@@ -36,9 +36,11 @@ user). The price is a wake-up per parallel region; users with a dedicated machin
 import hashlib
 import os
 import shutil
+from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 
+import numba
 from numba import njit
 from numba.core import caching
 
@@ -119,3 +121,19 @@ def kernel(*args, parallel=False, **kwargs):
     if args and callable(args[0]):
         return njit(**options)(args[0])
     return njit(*args, **options)
+
+
+@contextmanager
+def numba_threads(threads):
+    """Run the block with numba's thread count set to ``threads``, then restore the caller's count.
+
+    numba's thread count is thread-local; parallel kernels read it when they start, so a
+    driver that limits the threads of one kernel call (e.g. to its number of walkers) wraps
+    that call in this context manager.
+    """
+    caller = numba.get_num_threads()
+    numba.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        numba.set_num_threads(caller)

@@ -52,3 +52,20 @@ def test_clear_cache_removes_the_cache_dir(tmp_path, monkeypatch):
     (tmp_path / "c" / "theorytk").mkdir(parents=True)
     assert _jit.cache_dir() == tmp_path / "c"
     assert _jit.clear_cache() == tmp_path / "c" and not (tmp_path / "c").exists()
+
+
+def test_numba_threads_restores_the_callers_count_even_after_an_error():
+    import numba
+
+    from theorytk._jit import numba_threads
+
+    before = numba.get_num_threads()
+    with numba_threads(1):
+        assert numba.get_num_threads() == 1
+    assert numba.get_num_threads() == before
+    try:
+        with numba_threads(1):
+            raise KeyError("inside")
+    except KeyError:
+        pass
+    assert numba.get_num_threads() == before

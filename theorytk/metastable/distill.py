@@ -24,6 +24,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from theorytk import _validate
+from theorytk._jit import numba_threads
 from theorytk.metastable import _kernels
 from theorytk.metastable.chains import chain_from_csr
 from theorytk.metastable.exact import check_chain, hitting_times, stationary_distribution
@@ -145,13 +146,9 @@ def distill(chain, *, method="stationary", beta=None, walkers=64, steps=100_000,
 def _cluster_transitions(chain, walkers, steps, seed):
     indptr, indices, cum = chain.table
     entries = np.empty((walkers, steps), dtype=np.int64)
-    caller = numba.get_num_threads()
-    numba.set_num_threads(min(caller, walkers))
-    try:
+    with numba_threads(min(numba.get_num_threads(), walkers)):
         _kernels.trajectories(indptr, indices, cum, np.full(walkers, chain.start, dtype=np.int64),
                               stream_seeds(seed, walkers), entries)
-    finally:
-        numba.set_num_threads(caller)
     path = chain.labels[np.concatenate([np.full((walkers, 1), chain.start), indices[entries]], axis=1)]
     K = chain.n_clusters
     pairs = path[:, :-1] * K + path[:, 1:]

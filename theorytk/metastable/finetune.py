@@ -44,6 +44,7 @@ import numba
 import numpy as np
 
 from theorytk import _validate
+from theorytk._jit import numba_threads
 from theorytk.errors import SolverFailure
 from theorytk.metastable import _kernels
 from theorytk.metastable.chains import CotChain, as_edges, cumulative_rows
@@ -219,11 +220,7 @@ def sample_transition_counts(chain, probs, starts, horizon, seed):
     indptr, indices, _ = chain.table
     cum = cumulative_rows(indptr, probs)
     entries = np.empty((len(starts), horizon), dtype=np.int64)
-    caller = numba.get_num_threads()
-    numba.set_num_threads(min(caller, len(starts)))
-    try:
+    with numba_threads(min(numba.get_num_threads(), len(starts))):
         _kernels.trajectories(indptr, indices, cum,
                               starts.astype(np.int64), stream_seeds(seed, len(starts)), entries)
-    finally:
-        numba.set_num_threads(caller)
     return np.bincount(entries.ravel(), minlength=P.nnz).astype(np.float64)

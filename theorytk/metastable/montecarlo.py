@@ -12,6 +12,7 @@ import numba
 import numpy as np
 
 from theorytk import _validate
+from theorytk._jit import numba_threads
 from theorytk.errors import SolverFailure
 from theorytk.metastable import _kernels
 from theorytk.metastable.exact import check_chain, reaches_almost_surely, state_set
@@ -114,12 +115,8 @@ def simulate_hitting(chain, start=None, target=None, *, walkers=10_000, seed=0, 
                              "infinite); pass max_steps to simulate censored walks")
     indptr, indices, cum = chain.table
     out = np.empty(walkers, dtype=np.int64)
-    caller = numba.get_num_threads()
-    numba.set_num_threads(threads)
-    try:
+    with numba_threads(threads):
         _kernels.hitting_times(indptr, indices, cum, target, starts, stream_seeds(seed, walkers), max_steps, out)
-    finally:
-        numba.set_num_threads(caller)
     censored = np.count_nonzero(out < 0)
     if censored:
         raise WalkersCensored(f"{censored} of {walkers} walkers did not reach the target within max_steps="

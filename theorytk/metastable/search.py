@@ -23,6 +23,7 @@ import numpy as np
 from scipy.signal import fftconvolve
 
 from theorytk import _validate
+from theorytk._jit import numba_threads
 from theorytk.metastable import _kernels
 from theorytk.metastable.chains import as_edges
 from theorytk.metastable.exact import check_chain, path_exits, quasi_stationary
@@ -155,13 +156,9 @@ def sparse_edge_search(chain, *, budget=None, rollouts=None, rounds=None, burn_i
     src = np.empty((rollouts, rounds), dtype=np.int64)
     dst = np.empty((rollouts, rounds), dtype=np.int64)
     cost = np.empty(rollouts, dtype=np.int64)
-    caller = numba.get_num_threads()
-    numba.set_num_threads(min(threads, rollouts))
-    try:
+    with numba_threads(min(threads, rollouts)):
         _kernels.search_rollouts(indptr, indices, cum, np.full(rollouts, start, dtype=np.int64),
                                  stream_seeds(seed, rollouts), burn_in, rounds, max_steps, src, dst, cost)
-    finally:
-        numba.set_num_threads(caller)
     found = src >= 0
     edges = np.unique(np.stack([src[found], dst[found]], axis=1).reshape(-1, 2), axis=0)
     true = {tuple(e) for e in chain.sparse_edges.tolist()}

@@ -19,6 +19,7 @@ import numba
 import numpy as np
 
 from theorytk import _validate
+from theorytk._jit import numba_threads
 from theorytk.errors import SolverFailure
 from theorytk.mfld import _kernels
 from theorytk.mfld.problem import MeanFieldProblem
@@ -210,9 +211,7 @@ def simulate(problem, n_particles, steps, eta, replicas=1, seed=0, record_every=
     act, loss = problem.codes
     chunk = max(1, _NOISE_CHUNK_VALUES // (replicas * n_particles * width))
     noise = np.empty((replicas, min(chunk, steps), n_particles, width))
-    caller_threads = numba.get_num_threads()
-    numba.set_num_threads(threads)  # thread-local in numba; restored below
-    try:
+    with numba_threads(threads):
         for step0 in range(0, steps, chunk):
             if steps - step0 < noise.shape[1]:  # last, shorter chunk: a fresh contiguous buffer (one kernel signature)
                 noise = np.empty((replicas, steps - step0, n_particles, width))
@@ -222,8 +221,6 @@ def simulate(problem, n_particles, steps, eta, replicas=1, seed=0, record_every=
                     record_every, threshold, outputs, second_moment, status)
             if (status >= 0).any():
                 _raise_diverged(problem, eta, status, threshold)
-    finally:
-        numba.set_num_threads(caller_threads)
     return SimulationResult(problem, X, np.arange(n_records) * record_every * eta, outputs, second_moment, eta, steps)
 
 
