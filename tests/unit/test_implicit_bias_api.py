@@ -83,13 +83,21 @@ def test_svm_kkt_and_a_closed_form():
     y = np.sign(X @ rng.standard_normal(5))
     svm = max_margin(X, y)
     assert svm.kkt["primal"] < 1e-10 and svm.kkt["dual"] <= 0 and svm.kkt["slackness"] < 1e-10
-    assert svm.kkt["duality_gap"] < 1e-10
+    assert svm.kkt["duality_gap"] < 1e-10 and svm.kkt["stationarity"] < 1e-12
     np.testing.assert_allclose(svm.w, (svm.alpha * y) @ X, atol=1e-12)
     assert np.all(svm.margins[svm.support] < 1 + 1e-10) and np.all(svm.alpha[np.setdiff1d(range(40), svm.support)] == 0)
     # two points +-(1, 1): w = (1/2, 1/2), ||w||^2 = 1/2 = sum alpha
     two = max_margin([[1.0, 1.0], [-1.0, -1.0]], [1.0, -1.0])
     np.testing.assert_allclose(two.w, [0.5, 0.5], atol=1e-14)
     assert abs(two.alpha.sum() - 0.5) < 1e-14
+
+
+def test_a_small_margin_is_solved_and_a_hair_margin_refused():
+    for eps in (1e-5, 1e-7):                          # ||w_hat|| = 1/eps
+        svm = max_margin([[1.0, eps], [1.0, -eps]], [1.0, -1.0])
+        assert abs(svm.norm * eps - 1) < 1e-9 and svm.kkt["primal"] < 1e-12 and svm.kkt["stationarity"] < 1e-8
+    with pytest.raises(NotSeparable):
+        max_margin([[1.0, 1e-13], [1.0, -1e-13]], [1.0, -1.0])
 
 
 def test_non_separable_data_is_refused():

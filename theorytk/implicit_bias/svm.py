@@ -18,9 +18,11 @@ Method (no tolerance-tuned iterative solver):
    :math:`\hat w = -r_{1:D}/r_{D+1}` and :math:`\alpha = v / (1 - \mathbf 1^\top v)`.
    ``scipy.optimize.nnls`` is the Lawson-Hanson active-set method: it terminates after finitely
    many exact pivots, with the active set (the support vectors) found combinatorially.
-3. Polish: on that support S, solve :math:`Z_S Z_S^\top \alpha_S = \mathbf 1` by least squares and
-   set :math:`\hat w = Z_S^\top \alpha_S`. The KKT residuals (primal feasibility, dual feasibility,
-   complementary slackness) are returned, and the tests check them.
+3. Polish: on that support S, :math:`\hat w` is the minimum-norm solution of :math:`Z_S w = \mathbf 1`
+   (least squares, conditioned by :math:`Z_S` rather than its Gram matrix), and :math:`\alpha_S` solves
+   :math:`Z_S^\top \alpha_S = \hat w`. The KKT residuals (primal feasibility, dual feasibility,
+   complementary slackness) are returned, and the tests check them; a primal violation above
+   :data:`KKT_TOLERANCE` means the margin is below float64 resolution and raises :class:`NotSeparable`.
 """
 from dataclasses import dataclass
 
@@ -30,6 +32,10 @@ from scipy.optimize import linprog, nnls
 from theorytk import _validate
 
 __all__ = ["MaxMargin", "NotSeparable", "max_margin", "separable"]
+
+KKT_TOLERANCE = 1e-6
+"""Largest primal violation max(1 - y w.h) accepted; beyond it the margin is below float64 resolution
+(seen for labels that are separable only by a hair: 1 - sum v of the NNLS rounds to 0)."""
 
 
 class NotSeparable(ValueError):
@@ -54,8 +60,9 @@ class MaxMargin:
         :math:`y_j \\hat w^\\top h_j` (>= 1).
     kkt : dict
         ``primal`` (max of 1 - margin, >= 0 is a violation), ``dual`` (max of -alpha),
-        ``slackness`` (max |alpha_j (margin_j - 1)|), ``duality_gap`` (| ||w||^2 - sum alpha |); stationarity
-        :math:`\\hat w = \\sum_j \\alpha_j y_j h_j` holds by construction.
+        ``slackness`` (max |alpha_j (margin_j - 1)| / max(max alpha, 1)), ``stationarity``
+        (:math:`\\|\\hat w - \\sum_j \\alpha_j y_j h_j\\| / \\max(\\|\\hat w\\|, 1)`), ``duality_gap``
+        (:math:`|\\,\\|\\hat w\\|^2 - \\sum \\alpha| / \\max(\\|\\hat w\\|^2, 1)`).
     """
 
     w: np.ndarray
@@ -122,7 +129,8 @@ def max_margin(features, labels):
     Raises
     ------
     NotSeparable
-        If no w separates the data through the origin (the LP is infeasible).
+        If no w separates the data through the origin (the LP is infeasible), or the margin is too
+        small for float64 (the solution violates a constraint by more than :data:`KKT_TOLERANCE`).
     """
     h, y = _checked(features, labels)
     Z = h * y[:, None]
@@ -136,16 +144,23 @@ def max_margin(features, labels):
     v, _ = nnls(E, f, maxiter=50 * (N + D))
     denominator = 1.0 - v.sum()
     support = np.flatnonzero(v > 0)
-    alpha_s, *_ = np.linalg.lstsq(Z[support] @ Z[support].T, np.ones(support.size), rcond=None)
-    if np.any(alpha_s < 0) or not denominator > 0:   # polishing left the active set: keep the NNLS solution
+    # polish in the primal: the min-norm w with Z_S w = 1 (conditioning cond(Z_S), not its square), then alpha_S
+    w, *_ = np.linalg.lstsq(Z[support], np.ones(support.size), rcond=None)
+    alpha_s, *_ = np.linalg.lstsq(Z[support].T, w, rcond=None)
+    if np.any(alpha_s < 0) or not np.all(np.isfinite(w)):   # polishing left the active set: keep the NNLS solution
         alpha_s = v[support] / denominator
+        w = Z[support].T @ alpha_s
     alpha = np.zeros(N)
     alpha[support] = alpha_s
-    w = Z.T @ alpha
     margins = Z @ w
     kkt = {"primal": float(np.max(1.0 - margins)), "dual": float(np.max(-alpha)),
-           "slackness": float(np.max(np.abs(alpha * (margins - 1.0)))),
-           "duality_gap": float(abs(w @ w - alpha.sum()))}
+           "slackness": float(np.max(np.abs(alpha * (margins - 1.0))) / max(alpha.max(), 1.0)),
+           "stationarity": float(np.linalg.norm(w - Z.T @ alpha) / max(np.linalg.norm(w), 1.0)),
+           "duality_gap": float(abs(w @ w - alpha.sum()) / max(w @ w, 1.0))}
+    if not (np.isfinite(kkt["primal"]) and kkt["primal"] <= KKT_TOLERANCE):
+        raise NotSeparable(f"the LP finds the data separable, but only with a margin that float64 does not resolve "
+                           f"(the least-distance solution violates y w.h >= 1 by {kkt['primal']:.3g}; N = {N}, D = {D}): "
+                           "treat it as not separable")
     for a in (w, alpha, support, margins):
         a.setflags(write=False)
     return MaxMargin(w, float(np.linalg.norm(w)), alpha, support, margins, kkt)
