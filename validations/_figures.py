@@ -38,7 +38,7 @@ def _points(artist):
         return xy, artist.get_marker() not in (None, "None", "", " ")
     if isinstance(artist, Collection):
         offsets = np.asarray(artist.get_offsets(), dtype=float).reshape(-1, 2)
-        if offsets.size and artist.get_offset_transform() is artist.axes.transData:
+        if offsets.size and _in_data(artist.get_offset_transform(), artist.axes):
             return offsets, True
         paths = [p.vertices for p in artist.get_paths() if len(p.vertices)]
         return (np.concatenate(paths), False) if paths else None
@@ -67,9 +67,16 @@ def _inside(ax, xy):
     return ok
 
 
+def _in_data(transform, ax):
+    return transform.contains_branch(ax.transData)
+
+
 def _data_artists(ax):
+    """The visible artists placed in data coordinates (markers of a scatter by their offsets)."""
     for artist in (*ax.lines, *ax.collections, *ax.patches, *ax.images):
-        if artist.get_visible() and artist.get_transform().contains_branch(ax.transData):
+        placed = _in_data(artist.get_transform(), ax) or (
+            isinstance(artist, Collection) and _in_data(artist.get_offset_transform(), ax))
+        if artist.get_visible() and placed:
             yield artist
 
 

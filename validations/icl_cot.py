@@ -52,7 +52,9 @@ NS_EPS = 1e-10
 CONDITION_NUMBERS = (10.0, 100.0, 1000.0)
 
 MUTANTS = (
-    Mutant("n_below_d", "every simulation runs at n = d - 1 < d while the theory is evaluated at the configured n"),
+    Mutant("n_below_d", "every prompt that is simulated or evaluated has n = d - 1 < d while the theory is evaluated "
+                        "at the configured n (training keeps the configured n: at n = d - 1 the theory's step makes "
+                        "Adam's loss blow up, which icl.train reports as TrainingDiverged, no verdict)"),
     Mutant("cot_length_1", "the CoT model is trained on a chain of thought of length 1"),
     Mutant("rollout_fed_target", "the rollout feeds back the training target (GD iterate at the training eta) "
                                  "instead of the model's prediction"),
@@ -105,7 +107,8 @@ def run_config(config, seed):
     if family == "cot":
         eta = edge_step(config["d"], config["n"])
         k_train = 1 if config.get("mutant") == "cot_length_1" else config["cot_steps"]
-        model = _trained(d, n, "cot", k_train, eta, config["train_steps"], config["batch"], config["lr"], train_seed)
+        model = _trained(d, config["n"], "cot", k_train, eta, config["train_steps"], config["batch"], config["lr"],
+                         train_seed)
         prompts = regression_prompts(d, n, config["eval_prompts"], eval_seed)
         errors = _rollout(model, prompts, config["cot_steps"], config, eta)
         gd = gd_rollout_error(prompts, eta, config["cot_steps"])
@@ -121,7 +124,8 @@ def run_config(config, seed):
         out.update({f"half_{key}": value for key, value in _summary(_rollout(half, prompts, 2, config, eta)).items()})
         return out
     if family == "no_cot":
-        model = _trained(d, n, "no_cot", 1, 1.0, config["train_steps"], config["batch"], config["lr"], train_seed)
+        model = _trained(d, config["n"], "no_cot", 1, 1.0, config["train_steps"], config["batch"], config["lr"],
+                         train_seed)
         errors = model.rollout_error(regression_prompts(d, n, config["eval_prompts"], eval_seed), 1)[:, 0]
         return {"mean": float(errors.mean()), "se": float(errors.std(ddof=1) / np.sqrt(errors.size))}
     if family == "moments":

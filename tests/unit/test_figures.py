@@ -63,3 +63,11 @@ def test_a_warning_while_laying_out_is_an_error(tmp_path):
         ax.set(xlabel="a long label on the x axis", ylabel="a long label on the y axis")
     with pytest.raises(UserWarning, match="[Tt]ight layout not applied"):
         save(fig, tmp_path / "warned.png")
+
+
+def test_a_scatter_counts_as_data_and_is_checked_by_its_offsets():
+    fig, ax = _axes()
+    ax.scatter([0.0, 1.0], [0.0, 1.0], s=4)
+    assert panel_problems(fig) == []
+    ax.set_xlim(0.5, 2.0)
+    assert "1 of 2 points" in panel_problems(fig)[0]
