@@ -37,7 +37,7 @@ IMPLEMENTATIONS = ("numba", "numpy")
 
 
 class TrainingDiverged(SolverFailure, FloatingPointError):
-    """GD's training loss became non-finite (the learning rate is too large for these embeddings)."""
+    """GD's training loss overflowed (beyond 1e300 or not finite): the learning rate is too large."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -187,7 +187,8 @@ def train_bilinear(model, *, lr=1.0, steps=10_000, until_loss=None, record=None,
     Raises
     ------
     TrainingDiverged
-        If the training loss becomes non-finite (with the step and the learning rate).
+        If the training loss exceeds ``1e300`` or is not finite (with the step and the learning rate). A
+        huge but finite step is no divergence on separable pairs: the margins grow and the loss falls.
     """
     if not isinstance(model, BilinearModel):
         raise TypeError(f"model must be a BilinearModel, got {type(model).__name__}")
@@ -209,7 +210,7 @@ def train_bilinear(model, *, lr=1.0, steps=10_000, until_loss=None, record=None,
         loss, logits, recorded = loss[:final + 1], logits[:written], recorded[:written]
     else:
         W, loss, logits, recorded = reference.gd(*args, W, lr, steps, stop, model.symmetric, record, probes)
-    if not np.isfinite(loss[-1]):
-        raise TrainingDiverged(f"the training loss became {loss[-1]} at step {loss.size - 1} with lr = {lr:g}; "
-                               f"lower lr (the loss was {loss[0]:.3g} at step 0)")
+    if not abs(loss[-1]) <= _kernels.BLOWUP:
+        raise TrainingDiverged(f"the training loss became {loss[-1]:.3g} (beyond {_kernels.BLOWUP:g} or not finite) at "
+                               f"step {loss.size - 1} with lr = {lr:g}; lower lr (the loss was {loss[0]:.3g} at step 0)")
     return BilinearFit(model, lr, loss, recorded, probes, logits, W)

@@ -1,0 +1,99 @@
+"""Speed of bilinear-model GD: the numba kernel vs its NumPy reference vs JAX-CPU, side by side.
+
+Case (issue 15): the largest validation case, P = 40 pairs (M = 80 entities), half trained both
+ways (N = 60 pairs), Gaussian embeddings with d = 1024, and the full protocol's largest one-hot case
+P = 100 (M = 200, N = 150). Every implementation runs the same fixed number of GD steps (no early
+stop) from Theta_0 = 0. Reported: GD steps per second of
+
+* ``kernel``: :func:`theorytk.reversal._kernels.gd` (coefficients W, Gram K; fastmath off);
+* ``numpy``: :func:`theorytk.reversal.reference.gd` (the same algorithm with matrix products);
+* ``theta numpy``: GD on Theta itself (d x d) with :func:`theorytk.reversal.reference.loss_and_gradient`,
+  the plain formulation (what the coefficient form saves grows with d);
+* ``jax``: the coefficient step under ``jax.jit`` (``lax.fori_loop``), float64 on the CPU, when JAX
+  is installed (otherwise a message says so and the column is NaN);
+
+and the ratios kernel/numpy and kernel/jax.
+"""
+import numpy as np
+
+from benchmarks._timing import median_seconds, table
+from theorytk.reversal import _kernels, entity_pairs, reference
+
+CASES = {"gaussian P=40 d=1024 (M=80, N=60)": dict(P=40, both=0.5, d=1024, steps=200),
+         "one-hot P=100 (M=200, N=150)": dict(P=100, both=0.5, d=None, steps=100)}
+LR = 60.0
+
+
+def _problem(spec):
+    embedding = "one_hot" if spec["d"] is None else "gaussian"
+    task = entity_pairs(spec["P"], spec["both"], embedding, spec["d"], seed=0)
+    probes = np.unique(task.inputs)
+    return task, task.gram(), probes, np.array([0], dtype=np.int64)
+
+
+def _kernel(task, K, probes, record, steps):
+    def run():
+        loss = np.empty(steps + 1)
+        logits = np.empty((2, probes.size, task.M))
+        recorded = np.empty(2, dtype=np.int64)
+        _kernels.gd(K, task.inputs, task.targets, np.zeros((task.M, task.N)), LR, steps, -np.inf, False, record,
+                    probes, loss, logits, recorded)
+    return run
+
+
+def _numpy(task, K, probes, record, steps):
+    return lambda: reference.gd(K, task.inputs, task.targets, np.zeros((task.M, task.N)), LR, steps, -np.inf, False,
+                                record, probes)
+
+
+def _theta(task, steps):
+    def run():
+        Theta = np.zeros((task.d, task.d))
+        for _ in range(steps):
+            Theta -= LR * reference.loss_and_gradient(Theta, task.embeddings, task.inputs, task.targets)[1]
+    return run
+
+
+def _jax(task, K, steps):
+    try:
+        import jax
+        import jax.numpy as jnp
+    except ImportError:
+        return None
+    jax.config.update("jax_enable_x64", True)
+    Kj, inputs, targets = jnp.asarray(K), jnp.asarray(task.inputs), jnp.asarray(task.targets)
+    K_in = Kj[inputs][:, inputs]
+    onehot = jax.nn.one_hot(targets, task.M, dtype=jnp.float64).T
+
+    def step(_, W):
+        P = jax.nn.softmax(Kj @ W @ K_in, axis=0)
+        return W - LR / task.N * (P - onehot)
+
+    run = jax.jit(lambda W: jax.lax.fori_loop(0, steps, step, W))
+    W0 = jnp.zeros((task.M, task.N))
+    return lambda: run(W0).block_until_ready()
+
+
+def main(cases=None, repeats=3, min_time=0.2):
+    """Time every case of ``cases`` (default :data:`CASES`); print and return the table rows."""
+    rows = []
+    for name, spec in (CASES if cases is None else cases).items():
+        task, K, probes, record = _problem(spec)
+        steps = spec["steps"]
+        kernel = median_seconds(_kernel(task, K, probes, record, steps), repeats, min_time)
+        numpy_time = median_seconds(_numpy(task, K, probes, record, steps), repeats, min_time)
+        theta = median_seconds(_theta(task, steps), 1, min_time)
+        jax_run = _jax(task, K, steps)
+        if jax_run is None:
+            print(f"{name}: jax is not installed; the jax column is NaN")
+        jax_time = median_seconds(jax_run, repeats, min_time) if jax_run else float("nan")
+        rows.append({"case": name, "steps": steps, "kernel steps/s": steps / kernel,
+                     "numpy steps/s": steps / numpy_time, "theta numpy steps/s": steps / theta,
+                     "jax steps/s": steps / jax_time, "kernel/numpy": numpy_time / kernel,
+                     "kernel/jax": jax_time / kernel})
+    print(table(rows, list(rows[0])))
+    return rows
+
+
+if __name__ == "__main__":
+    main()
