@@ -12,7 +12,10 @@ the last token, :math:`a_i = x_i^\top W x_{T-1}`, :math:`p = \mathrm{softmax}(a)
     \partial_W = \sum_n \sum_i g_n\, p_{n,i} (u^\top x_{n,i} - f_n)\; x_{n,i} x_{n,T-1}^\top .
 
 Every :math:`x_i` has two non-zero entries, so a score is a sum of four entries of W and each
-outer product touches four: a step costs O(sum of lengths), against O(N L D^2) dense
+outer product touches four; a score depends only on (token, position) of key and query, so one
+table of :math:`4L^2` exponentials per step serves every string (:func:`_attention_table`). A step
+costs O(L^2 + sum of lengths) with one exponential per string besides the table, against
+O(N L D^2) dense
 (:mod:`theorytk.implicit_bias.reference` is the dense twin). Arrays in, arrays out; no
 validation here.
 """
@@ -24,25 +27,50 @@ BLOWUP = 1e300
 
 
 @kernel
-def _logistic(z):
-    """``(log(1 + e^{-z}), sigma(-z))``, both stable for any sign of z."""
+def _logistic(z, with_loss):
+    """``(log(1 + e^{-z}), sigma(-z))``, both stable for any sign of z; the loss is 0 unless ``with_loss``
+    (one exp per string either way, the log only when asked)."""
     if z > 0:
         e = np.exp(-z)
-        return np.log1p(e), e / (1.0 + e)
+        return (np.log1p(e) if with_loss else 0.0), e / (1.0 + e)
     e = np.exp(z)
-    return -z + np.log1p(e), 1.0 / (1.0 + e)
+    return (-z + np.log1p(e) if with_loss else 0.0), 1.0 / (1.0 + e)
 
 
 @kernel
-def forward_backward(tokens, lengths, labels, W, u, gW, gu, features, with_attention):
+def _attention_table(W, L):
+    """``E[q, T-1, s, i] = exp(a - M)`` for every query (last token q at position T-1) and key (token s at i < T).
+
+    A score depends only on (s, i, q, T), so the 4 L^2 exponentials serve every string (instead of one per
+    token of every string); ``M`` is the largest score of the query over both tokens at i < T, so
+    ``E <= 1`` and a string's softmax is its entries over their sum (the shift cancels).
+    """
+    E = np.zeros((2, L, 2, L))
+    for q in range(2):
+        for T in range(1, L + 1):
+            q_pos = 2 + T - 1
+            top = -np.inf
+            for s in range(2):
+                for i in range(T):
+                    E[q, T - 1, s, i] = W[s, q] + W[s, q_pos] + W[2 + i, q] + W[2 + i, q_pos]
+                    top = max(top, E[q, T - 1, s, i])
+            for s in range(2):
+                for i in range(T):
+                    E[q, T - 1, s, i] = np.exp(E[q, T - 1, s, i] - top)
+    return E
+
+
+@kernel
+def forward_backward(tokens, lengths, labels, W, u, gW, gu, features, with_attention, with_loss=True):
     """Mean logistic loss; writes its gradients into ``gW``, ``gu`` (zeroed here) and the outputs h into ``features``.
 
-    Returns ``(loss, accuracy)`` (accuracy: fraction with y f > 0). ``with_attention = False`` leaves
-    ``gW`` at zero (frozen attention).
+    Returns ``(loss, accuracy)`` (accuracy: fraction with y f > 0; the loss is 0 unless ``with_loss``).
+    ``with_attention = False`` leaves ``gW`` at zero (frozen attention).
     """
     N, L = tokens.shape
     gW[:, :] = 0.0
     gu[:] = 0.0
+    weights = _attention_table(W, L)
     p = np.empty(L)
     loss = 0.0
     correct = 0
@@ -50,15 +78,9 @@ def forward_backward(tokens, lengths, labels, W, u, gW, gu, features, with_atten
         T = lengths[n]
         q_tok = tokens[n, T - 1]
         q_pos = 2 + T - 1
-        top = -np.inf
-        for i in range(T):
-            s = tokens[n, i]
-            a = W[s, q_tok] + W[s, q_pos] + W[2 + i, q_tok] + W[2 + i, q_pos]
-            p[i] = a
-            top = max(top, a)
         total = 0.0
         for i in range(T):
-            p[i] = np.exp(p[i] - top)
+            p[i] = weights[q_tok, T - 1, tokens[n, i], i]
             total += p[i]
         features[n, :] = 0.0
         f = 0.0
@@ -68,7 +90,7 @@ def forward_backward(tokens, lengths, labels, W, u, gW, gu, features, with_atten
             features[n, 2 + i] = p[i]
             f += p[i] * (u[tokens[n, i]] + u[2 + i])
         y = labels[n]
-        piece, sig = _logistic(y * f)
+        piece, sig = _logistic(y * f, with_loss)
         loss += piece
         if y * f > 0:
             correct += 1
@@ -93,8 +115,8 @@ def train(tokens, lengths, labels, W, u, eta, steps, record, with_attention,
 
     Entry r of each ``out_*`` holds the state after ``record[r]`` updates: ``||W||_F``, ``||u||``, the loss,
     the accuracy, u (``out_u[r]``) and the attention outputs (``out_features[r]``, N x D). Returns the
-    number of updates made: ``steps``, or fewer if the loss or a parameter left [-BLOWUP, BLOWUP]
-    (then the later records are left as they were).
+    number of updates made: ``steps``, or fewer if a parameter (every step) or the loss (computed at the
+    records only) left [-BLOWUP, BLOWUP] (then the later records are left as they were).
     """
     D = W.shape[0]
     gW = np.zeros((D, D))
@@ -102,10 +124,11 @@ def train(tokens, lengths, labels, W, u, eta, steps, record, with_attention,
     features = np.zeros((tokens.shape[0], D))
     r = 0
     for step in range(steps + 1):
-        loss, accuracy = forward_backward(tokens, lengths, labels, W, u, gW, gu, features, with_attention)
+        recording = r < record.size and record[r] == step
+        loss, accuracy = forward_backward(tokens, lengths, labels, W, u, gW, gu, features, with_attention, recording)
         if not abs(loss) <= BLOWUP:
             return step
-        if r < record.size and record[r] == step:
+        if recording:
             wn = 0.0
             for a in range(D):
                 for b in range(D):
