@@ -70,7 +70,8 @@ def test_every_theorem_is_listed_and_sourced():
 def test_exponents_and_assumptions():
     assert thm.REVERSE_EXPONENT_BOUND.exponent("d") == sp.Rational(-1, 2)
     assert thm.REVERSE_ENVELOPE.exponent("d") == sp.Rational(-1, 2)
-    assert thm.REVERSE_EXPONENT_BOUND.check(C=100.0, d=4.0, M=80.0, r=2.0) == ["C/sqrt(d) < log(M)"]
+    assert thm.REVERSE_EXPONENT_BOUND.check(C=100.0, d=100.0, M=80.0, r=2.0) == ["C/sqrt(d) < log(M)"]
+    assert thm.REVERSE_ENVELOPE.check(C=1.0, d=32.0, M=80.0) == ["d >= M"]
     assert thm.TRAINED_SUBSET_LOSS.check(N=4.0, n=5.0, L=1.0) == ["n <= N"]
 
 
