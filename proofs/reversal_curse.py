@@ -96,8 +96,10 @@ REVERSE_LOSS_BOUND = Theorem(
     symbols=(q, eps),
     source=Source(ZHU_2024, "the bilinear model's main bound (theorem number unconfirmed), gradient flow on CE",
                   "secondary",
-                  "Read in a digest, not in the paper: epsilon, its dependence on d and M and the conditions "
-                  "(embedding law, Theta_0, the training set) are unconfirmed. Equivalent to the reverse exponent "
+                  "[secondary] read in a digest (themoonlight), not in the paper (arXiv HTML v1/v2: front matter "
+                  "only). [unconfirmed] epsilon, its dependence on d and M, the conditions (embedding law, Theta_0, "
+                  "shared embeddings, a bidirectional subset). [code] the authors' data (ReverseDataset.py) train "
+                  "70% of pairs both ways and one random direction of the rest. [derived] equivalent to the reverse exponent "
                   "eps_emp = log(L_rev,t/L_rev,0)/log(L_t/L_0) <= epsilon (log q < 0); REVERSE_EXPONENT_BOUND gives "
                   "an epsilon(d) we can derive."),
     assumptions=(sp.Lt(q, 1),),
@@ -117,7 +119,8 @@ REVERSE_ENVELOPE = Theorem(
                   "inner_product_variance); (c) at a fixed training loss the coefficients K W tend to the one-hot "
                   "ones as d -> oo (an assumption, measured in our notes; it needs near-orthogonal embeddings, so "
                   "d >= M), so C = 2 sup_d |K W|_1 max_n sqrt(d) |e_x.e_B| stays bounded", "derived here",
-                  "Step (c) is assumed, not proved; C is not known in closed form: the validation fits it on "
+                  "[derived] steps (a), (b); [unconfirmed] step (c) is assumed, not proved, and the paper's own "
+                  "epsilon(d) is not known to us; C is not known in closed form: the validation fits it on "
                   "M <= d <= 256 (notes V2 fit on d <= 128; below d = M the step (c) regime does not hold) and tests the "
                   "envelope as a prediction at larger d. Our notes measured "
                   "|eps_emp| falling faster than d^(-1/2), so the envelope is a bound, not the rate."),
