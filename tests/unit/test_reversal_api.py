@@ -131,3 +131,12 @@ def test_reversal_benchmark_runs_on_a_tiny_case(capsys):
         assert math.isfinite(row[key]) and row[key] > 0, key
     assert "tiny" in capsys.readouterr().out
     assert "reversal" in bench_main.available()
+
+
+def test_small_steps_approach_gradient_flow_at_first_order():
+    """GD at time T = lr * steps: halving lr halves the distance to the flow (Euler's first order)."""
+    model, T = BilinearModel(entity_pairs(5, 0.4, "gaussian", d=12, seed=7)), 4.0
+    loss = {lr: train_bilinear(model, lr=lr, steps=int(round(T / lr))).loss[-1] for lr in (0.4, 0.2, 0.1, 0.05)}
+    flow = 2 * loss[0.05] - loss[0.1]                    # Richardson extrapolation to lr -> 0
+    gaps = np.array([abs(loss[lr] - flow) for lr in (0.4, 0.2, 0.1)])
+    np.testing.assert_allclose(gaps[:-1] / gaps[1:], 2.0, rtol=0.15)
