@@ -19,11 +19,11 @@ The symmetric (tied) model projects each gradient onto symmetric matrices,
 exactly on the ``M x N`` coefficients, at a cost independent of ``d``. Compiled with
 ``fastmath`` off so that the kernel and :mod:`theorytk.reversal.reference` agree to rounding.
 
-Layout: the kernel works on transposes (``Wt = W^T``, logits ``Zt[q, j]``) so that every inner
-loop runs over the ``M`` candidates contiguously, and it reads the constant Gram blocks through a
-row-compressed form (:func:`compress`): a row with fewer than ``M/4`` non-zeros (one-hot
-embeddings) is visited by its non-zeros only, a dense row (Gaussian) by a plain loop. One-hot GD
-then costs ``O(M N)`` a step instead of the reference's dense ``O(M^2 N + M N^2)``.
+Layout: logits are built transposed (``Zt[q, j]``) so that the softmax runs over the ``M``
+candidates contiguously. The constant Gram blocks are multiplied through :func:`product`: a block
+whose rows are all dense (Gaussian embeddings) by BLAS (``np.dot``), otherwise each row by its
+non-zeros (:func:`compress`; a row with fewer than a quarter non-zeros), so one-hot GD costs
+``O(M N)`` a step instead of the reference's dense ``O(M^2 N + M N^2)``.
 """
 import numpy as np
 
@@ -53,78 +53,46 @@ def compress(A):
     return ptr, idx, val, dense
 
 
-@kernel(fastmath=False, inline="always")
-def _add_row(acc, w, A, i, ptr, idx, val, dense):
-    """acc += w * A[i, :] through the compressed form of A."""
-    if dense[i]:
-        for j in range(acc.shape[0]):
-            acc[j] += w * A[i, j]
-    else:
-        for k in range(ptr[i], ptr[i + 1]):
-            acc[idx[k]] += w * val[k]
-
-
-@kernel(fastmath=False, inline="always")
-def _row_dot(x, A, i, ptr, idx, val, dense):
-    """sum_j x[j] A[i, j] through the compressed form of A."""
-    total = 0.0
-    if dense[i]:
-        for j in range(x.shape[0]):
-            total += x[j] * A[i, j]
-    else:
-        for k in range(ptr[i], ptr[i + 1]):
-            total += x[idx[k]] * val[k]
-    return total
-
-
 @kernel(fastmath=False)
-def _logits_t(K, Kc, inputs, Wt, symmetric, queries, Kq):
-    """``Zt[c, j] = z_j(queries[c])``; ``Kc`` = compressed K, ``Kq`` = compressed K[queries][:, inputs]."""
-    N, M = Wt.shape
-    Q = queries.shape[0]
-    ptr, idx, val, dense = Kc
-    KWt = np.zeros((N, M))          # KWt[n, :] = sum_m W[m, n] K[m, :]
-    for n in range(N):
-        acc, weights = KWt[n], Wt[n]
-        for m in range(M):
-            w = weights[m]
-            if w == 0.0:
-                continue
-            if dense[m]:    # _add_row written out: as a call (even inline="always") this loop ran 3-10x slower
-                for j in range(M):
-                    acc[j] += w * K[m, j]
-            else:
-                for k in range(ptr[m], ptr[m + 1]):
-                    acc[idx[k]] += w * val[k]
-    qptr, qidx, qval, _ = Kq
-    Zt = np.zeros((Q, M))           # Zt[c, :] = sum_n K[q_c, x_n] KWt[n, :]
-    for c in range(Q):
-        out = Zt[c]
-        for k in range(qptr[c], qptr[c + 1]):
-            a = qval[k]
-            row = KWt[qidx[k]]
-            for j in range(M):
-                out[j] += a * row[j]
-    if symmetric:                   # + sum_n (sum_m W[m, n] K[m, q_c]) K[x_n, :], then halve
-        extra = np.zeros(M)
-        for c in range(Q):
-            extra[:] = 0.0
-            for n in range(N):
-                v = _row_dot(Wt[n], K, queries[c], ptr, idx, val, dense)
-                if v != 0.0:
-                    _add_row(extra, v, K, inputs[n], ptr, idx, val, dense)
-            for j in range(M):
-                Zt[c, j] = 0.5 * (Zt[c, j] + extra[j])
-    return Zt
+def product(A, compressed, B):
+    """``A @ B`` for a constant ``A`` given with its :func:`compress`: BLAS when every row is dense, else each
+    row through its non-zeros (a plain loop over the rows that are dense)."""
+    ptr, idx, val, dense = compressed
+    if dense.all():
+        return np.dot(A, B)
+    out = np.zeros((A.shape[0], B.shape[1]))
+    for i in range(A.shape[0]):
+        acc = out[i]
+        lo, hi = (0, A.shape[1]) if dense[i] else (ptr[i], ptr[i + 1])
+        for k in range(lo, hi):
+            col, a = (k, A[i, k]) if dense[i] else (idx[k], val[k])
+            if a != 0.0:
+                row = B[col]
+                for j in range(acc.shape[0]):
+                    acc[j] += a * row[j]
+    return out
 
 
 @kernel(fastmath=False)
 def _block(K, rows, cols):
+    """``K[rows][:, cols]`` as a new C-contiguous array."""
     out = np.empty((rows.shape[0], cols.shape[0]))
     for a in range(rows.shape[0]):
         for b in range(cols.shape[0]):
             out[a, b] = K[rows[a], cols[b]]
     return out
+
+
+@kernel(fastmath=False)
+def _logits_t(K, Kc, W, Kq, Kqc, symmetric, Kx, Kxc, queries):
+    """``Zt[c, j] = z_j(queries[c])`` with ``Kq = K[queries][:, inputs]``, ``Kx = K[:, inputs]`` (and compressed):
+    ``Zt = Kq (K W)^T``; tied: the mean of that and ``(Kx (K W)[queries]^T)^T``."""
+    KW = product(K, Kc, W)                                              # M x N
+    Zt = product(Kq, Kqc, np.ascontiguousarray(KW.T))                   # Q x M
+    if symmetric:
+        extra = product(Kx, Kxc, np.ascontiguousarray(KW[queries].T))   # M x Q
+        Zt = 0.5 * (Zt + extra.T)
+    return Zt
 
 
 @kernel(fastmath=False)
@@ -139,14 +107,13 @@ def gd(K, inputs, targets, W, lr, steps, until_loss, symmetric, record, probes, 
     M, N = W.shape
     scale = lr / N
     Kc = compress(K)
-    K_train = compress(_block(K, inputs, inputs))
-    K_probe = compress(_block(K, probes, inputs))
-    Wt = np.ascontiguousarray(W.T)
+    K_train, K_probe, Kx = _block(K, inputs, inputs), _block(K, probes, inputs), _block(K, np.arange(M), inputs)
+    train_c, probe_c, x_c = compress(K_train), compress(K_probe), compress(Kx)
     k = 0
     written = 0
     t = 0
     while True:
-        Zt = _logits_t(K, Kc, inputs, Wt, symmetric, inputs, K_train)
+        Zt = _logits_t(K, Kc, W, K_train, train_c, symmetric, Kx, x_c, inputs)
         loss = 0.0
         for n in range(N):
             z = Zt[n]
@@ -170,13 +137,12 @@ def gd(K, inputs, targets, W, lr, steps, until_loss, symmetric, record, probes, 
         if due:
             k += 1
         if due or done:
-            out_logits[written] = _logits_t(K, Kc, inputs, Wt, symmetric, probes, K_probe)
+            out_logits[written] = _logits_t(K, Kc, W, K_probe, probe_c, symmetric, Kx, x_c, probes)
             out_steps[written] = t
             written += 1
         if done:
-            W[:, :] = Wt.T
             return t, written
-        for n in range(N):
-            for j in range(M):
-                Wt[n, j] -= scale * Zt[n, j]
+        for j in range(M):
+            for n in range(N):
+                W[j, n] -= scale * Zt[n, j]
         t += 1
