@@ -3,12 +3,14 @@
 * Phase 2 in isolation: for random separable frozen features (N in [5, 30], D in [2, 5], labels from a
   random hyperplane through the origin, rows pushed 0.3 from it, then scaled to norm <= 1: a margin
   that GD resolves within T; tiny margins reach the asymptotics only at far larger t), logistic GD
-  with eta = 1 follows u_t = w_hat log t + rho_t with rho_t converging (the statement behind
-  proofs.implicit_bias.LOG_SLOPE and DIRECTION, Soudry et al. 2018 Thm. 3): the change of rho over
-  the last decade [2e3, 2e4] is at most k = 1 times its change over the decade before (0.77 at worst
-  in 40 exploratory draws; a direction gap alone is no test: in D = 2 u can sweep through w_hat early,
-  making 1 - cos tiny by coincidence); and eta T L_T stays within (0.5, 1.05) ||w_hat||^2
-  (proofs.implicit_bias.RATE_CONSTANT approached from below; 0.67 at worst in those draws).
+  with eta = 1 has u_t / log t -> w_hat (the statement behind proofs.implicit_bias.LOG_SLOPE and
+  DIRECTION: u_t = w_hat log t + rho_t with rho_t bounded, or O(log log t) for degenerate data; Soudry
+  et al. 2018, Thms. 3-4): the relative residual ||u_t - w_hat log t|| / log t at T = 2e4 is at most
+  k = 1 times its largest value at t = 200 and 2000 (0.81 at worst in 60 exploratory draws; neither
+  the direction gap, which can be tiny early by coincidence when u sweeps through w_hat, nor the
+  change of rho per decade, which falls slowly for small N, is a sound test); and eta T L_T stays
+  within (0.5, 1.05) ||w_hat||^2 (proofs.implicit_bias.RATE_CONSTANT approached from below; 0.61 at
+  worst in those draws).
 * The SVM oracle's KKT conditions hold for any separable draw (to 1e-9: a few roundings of an
   N-term sum of numbers of order ||w_hat||).
 * The trained model's kernel and the NumPy reference agree for random strings tasks and parameters.
@@ -53,8 +55,8 @@ def test_logistic_gd_on_frozen_features_turns_to_the_svm(seed, N, D):
     X, y = _separable_draw(seed, N, D)
     svm = max_margin(X, y)
     trajectory = _logistic_gd(X, y, 1.0, RECORDS)
-    rho = [u - svm.w * np.log(t) for (u, _), t in zip(trajectory, RECORDS)]
-    assert np.linalg.norm(rho[2] - rho[1]) <= K * np.linalg.norm(rho[1] - rho[0])
+    relative = [np.linalg.norm(u - svm.w * np.log(t)) / np.log(t) for (u, _), t in zip(trajectory, RECORDS)]
+    assert relative[-1] <= K * max(relative[:-1])
     eta_t_loss = RECORDS[-1] * trajectory[-1][1]
     assert 0.5 < eta_t_loss / float(RATE_CONSTANT.evaluate(w_hat=svm.norm)) < 1.05
 

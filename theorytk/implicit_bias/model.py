@@ -20,7 +20,8 @@ question on the two-token string :math:`(c_{t-1}, s_t)`, answered by the even-pa
 [derived here; the paper's CoT format is unconfirmed]. CoT *training* (the paper's second route)
 is not implemented: its format could not be pinned, and the natural candidate (the states
 :math:`c_1..c_t` appended after the string, the next state as the label) is not learned by this
-model (prototype, L = 3..5, 3e4 steps: accuracy 0.80-0.83, features never separable).
+model (prototype, L = 3..5, with or without a leading c_0 = a, up to 2e5 steps: accuracy stuck at
+0.80-0.83, features never separable).
 """
 from dataclasses import dataclass, field
 
