@@ -26,6 +26,11 @@ the paper, its theorems and constants, was **not** reached):
   token have features with :math:`h_{aa} + h_{bb} = h_{ab} + h_{ba}`, so no readout separates them.
 * [derived] Parity by CoT: the parity state obeys :math:`c_t = a \iff c_{t-1} = s_t`; each step
   is an even-pairs question on :math:`(c_{t-1}, s_t)` [the paper's CoT format is unconfirmed].
+* [secondary] Why parity needs CoT: Kozachinskiy, Steifer, Walega, *Parity, Sensitivity, and
+  Transformers*, arXiv 2602.05896 (abstract): no one-layer one-head transformer computes PARITY (its
+  average sensitivity grows too slowly); the reason the validation's ``parity_without_cot`` mutant must
+  fail. Not a theorem here: their transformer class (with its positional encodings) is not checked to
+  contain ours.
 * [unconfirmed] the model's embedding, query and initialisation (see :mod:`theorytk.implicit_bias.model`).
 
 Every sympy-checkable step is an entry of :func:`obligations`, checked in ``tests/proofs``.
