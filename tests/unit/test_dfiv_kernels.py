@@ -83,17 +83,22 @@ def test_adam_steps_kernel_is_identical_on_one_and_two_threads(kind):
         np.testing.assert_array_equal(a, b)
 
 
-def test_forward_reuses_its_buffer_only_when_nothing_holds_it():
-    """MLP.forward recycles the activation buffer of a row count, but never one that is still referenced."""
+def test_forward_writes_a_fresh_buffer_unless_given_a_workspace():
+    """Without a workspace nothing is ever overwritten; with one, the caller's buffer is reused by design."""
+    from theorytk.dfiv.features import Workspace
+
     net, x, _ = _network(np.random.default_rng(4), (3, 8, 2), 50, "linear")
-    held = net.forward(x).features               # a view: it keeps the buffer alive
+    held = net.forward(x).features
     expected = held.copy()
     net.forward(x + 1.0)
     np.testing.assert_array_equal(held, expected)
-    first = net.forward(x)
-    address = first.buffer.ctypes.data
-    del first
-    assert net.forward(x).buffer.ctypes.data == address
+    workspace = Workspace()
+    first = net.forward(x, workspace)
+    second = net.forward(x + 1.0, workspace)
+    assert second.buffer is first.buffer is workspace.buffer(net, 50)
+    np.testing.assert_array_equal(second.features, net.forward(x + 1.0).features)
+    other, _, _ = _network(np.random.default_rng(5), (3, 8, 2), 50, "linear")
+    assert other.forward(x, workspace).buffer is not first.buffer       # one buffer per (network, rows)
 
 
 def test_adam_matches_reference():

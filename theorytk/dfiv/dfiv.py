@@ -38,7 +38,7 @@ from threadpoolctl import threadpool_limits
 from theorytk import _validate
 from theorytk.errors import NotFitted, SolverFailure
 from theorytk.dfiv import _stage_kernels, reference, two_stage
-from theorytk.dfiv.features import BACKENDS, MLP
+from theorytk.dfiv.features import BACKENDS, MLP, Workspace
 from theorytk.dfiv.selection import check_stages
 from theorytk.random import child_generators
 
@@ -258,7 +258,7 @@ class DFIV:
         held_out = None if validation is None else (self._z_in(validation.z), self._covariate_inputs(validation.x),
                                                     validation.y / self.y_scale)
         self.history = {"epoch": [], "stage2_loss": [], "validation_loss": []}
-        self._step_work = {}
+        self._step_work, self._workspace = {}, Workspace()   # this fit's work arrays and activation buffers
         best = (np.inf, None, 0)
         for epoch in range(self.epochs):
             try:
@@ -270,7 +270,7 @@ class DFIV:
             self._restore(best[1])
         self.best_epoch = best[2] if best[1] is not None else self.epochs - 1
         self.fit_ = self._closed_form(tx1, iz1, iz2, w2, y2)
-        del self._step_work
+        del self._step_work, self._workspace
 
     def _epoch(self, epoch, inputs, held_out, best):
         """One epoch of the schedule on the standardised ``inputs`` of :meth:`_fit`; returns the new ``best``."""
@@ -299,10 +299,10 @@ class DFIV:
     def _adam_step(self, net, inputs, lr, loss_gradient):
         """One Adam step of ``net`` on ``inputs``; ``loss_gradient(features)`` is dL/d(features).
 
-        A method of its own so that the activations die with it and the next forward pass
-        reuses their buffer (:meth:`MLP.forward`).
+        The activations go to this fit's :class:`~theorytk.dfiv.features.Workspace`: they are
+        used only within the step, so the next step may overwrite them.
         """
-        acts = net.forward(inputs)
+        acts = net.forward(inputs, self._workspace)
         net.backward(acts, loss_gradient(acts.features))
         net.adam(lr, self.weight_decay)
 

@@ -10,7 +10,6 @@ activations of one forward pass in one flat buffer. ``backend="numba"`` runs the
 :mod:`theorytk.dfiv._kernels` (row blocks in parallel), ``"numpy"`` their twins in
 :mod:`theorytk.dfiv.reference`.
 """
-import sys
 
 import numpy as np
 
@@ -38,6 +37,27 @@ class Activations:
         return self.buffer[self.buffer.size - self.x.shape[0] * self.k:].reshape(self.x.shape[0], self.k)
 
 
+class Workspace:
+    """Activation buffers that a caller owns and lends to :meth:`MLP.forward`, one per (network, row count).
+
+    A fit creates one and passes it to every forward pass of its training loop, so the loop
+    allocates each buffer once; the caller decides when a buffer may be overwritten: the
+    :class:`Activations` of a forward pass that used a workspace are valid until the next pass
+    with the same workspace, network and row count. Without a workspace a forward pass writes
+    into a fresh buffer that nothing else touches.
+    """
+
+    def __init__(self):
+        self._buffers = {}
+
+    def buffer(self, net, n):
+        """The flat activation buffer of ``net`` for ``n`` rows (allocated on first use)."""
+        key = (id(net), n)
+        if key not in self._buffers:
+            self._buffers[key] = (net, np.empty(n * int(net.sizes[1:].sum())))   # holding net keeps its id unique
+        return self._buffers[key][1]
+
+
 class MLP:
     """A ReLU network with a linear (or ReLU) output layer and an Adam state.
 
@@ -63,22 +83,26 @@ class MLP:
         self.params = np.empty(total)
         self.grad = np.zeros(total)
         self._m, self._v, self._t = np.zeros(total), np.zeros(total), 0
-        self._buffers, self._scratch = {}, {}
+        self._scratch, self._train_buffers = {}, {}
         at = 0
         for a, b in zip(sizes[:-1], sizes[1:]):
             bound = 1.0 / np.sqrt(a)
             self.params[at:at + a * b + b] = rng.uniform(-bound, bound, size=a * b + b)
             at += a * b + b
 
-    def forward(self, x):
+    def forward(self, x, workspace=None):
         """Activations of every layer (:class:`Activations`); ``.features`` is the feature matrix.
 
-        The activation buffer of a row count is reused by the next call once nothing refers
-        to it any more (no :class:`Activations` and no view of its features is alive), so a
-        training loop allocates it once; anything still held is never overwritten.
+        Parameters
+        ----------
+        x : ndarray, shape (n, sizes[0])
+        workspace : Workspace, optional
+            Where the activations go (reused across calls: see :class:`Workspace`); by default
+            a fresh buffer.
         """
         x = self._inputs(x)
-        buffer = self._activation_buffer(x.shape[0])
+        n = x.shape[0]
+        buffer = np.empty(n * int(self.sizes[1:].sum())) if workspace is None else workspace.buffer(self, n)
         self.ops.mlp_forward(x, self.params, self.sizes, self.output_relu, buffer)
         return Activations(x, buffer, int(self.sizes[-1]))
 
@@ -88,16 +112,8 @@ class MLP:
             raise ValueError(f"x must have shape (n, {self.sizes[0]}), got {x.shape}")
         return x
 
-    def _activation_buffer(self, n):
-        buffer = self._buffers.get(n)
-        # references to the array: the cache, the name ``buffer`` and getrefcount's argument;
-        # a live Activations or a view of its features (numpy views keep their base) adds one
-        if buffer is None or sys.getrefcount(buffer) > 3:
-            buffer = self._buffers[n] = np.empty(n * int(self.sizes[1:].sum()))
-        return buffer
-
     def __call__(self, x):
-        """The features (n, k) as an array of their own, so that holding them does not pin the activation buffer."""
+        """The features (n, k) of ``x``, an array of their own (a view would keep every layer's activations alive)."""
         return self.forward(x).features.copy()
 
     def backward(self, acts, grad_features):
@@ -129,7 +145,10 @@ class MLP:
         """
         iters = _validate.integer("iters", iters, minimum=0)
         x = self._inputs(x)
-        network = (x, self.params, self.sizes, self.output_relu, self._activation_buffer(x.shape[0]))
+        n = x.shape[0]
+        if n not in self._train_buffers:      # the loop kernel's own activations: they never leave this method
+            self._train_buffers[n] = np.empty(n * int(self.sizes[1:].sum()))
+        network = (x, self.params, self.sizes, self.output_relu, self._train_buffers[n])
         steps(network, self._backward_scratch(x.shape[0]), (self.grad, self._m, self._v),
               _hyper(lr, weight_decay, beta1, beta2, eps), self._t, iters, loss, work)
         self._t += iters
