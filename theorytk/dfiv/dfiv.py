@@ -276,14 +276,15 @@ class DFIV:
         """One epoch of the schedule on the standardised ``inputs`` of :meth:`_fit`; returns the new ``best``."""
         tx1, iz1, iz2, w2, y2 = inputs
         lr = self._lr(epoch)
-        psi1 = self.treatment_net(tx1)
+        work = self._workspace
+        psi1 = self.treatment_net(tx1, work)
         self._stage1_steps(iz1, psi1, lr)
-        phi1, phi2 = two_stage.with_intercept(self.instrument_net(iz1)), two_stage.with_intercept(
-            self.instrument_net(iz2))
+        phi1, phi2 = two_stage.with_intercept(self.instrument_net(iz1, work)), two_stage.with_intercept(
+            self.instrument_net(iz2, work))
         xi2 = None
         if self.covariate_net is not None:
             self._covariate_steps(phi2 @ two_stage.ridge_solve(phi1, psi1, self.lam1), w2, y2, lr)
-            xi2 = self.covariate_net(w2)
+            xi2 = self.covariate_net(w2, work)
         for _ in range(self.stage2_iter):
             self._adam_step(self.treatment_net, tx1, lr, lambda psi: two_stage.stage2_gradient(
                 phi1, phi2, two_stage.solve(phi1, psi, phi2, y2, self.lam1, self.lam2, xi2), self.lam1))

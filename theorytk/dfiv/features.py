@@ -112,9 +112,14 @@ class MLP:
             raise ValueError(f"x must have shape (n, {self.sizes[0]}), got {x.shape}")
         return x
 
-    def __call__(self, x):
-        """The features (n, k) of ``x``, an array of their own (a view would keep every layer's activations alive)."""
-        return self.forward(x).features.copy()
+    def __call__(self, x, workspace=None):
+        """The features (n, k) of ``x``, an array of their own (a view would keep every layer's activations alive).
+
+        ``workspace`` as in :meth:`forward`: a training loop passes its own, so that the
+        activations of each pass land in a buffer allocated once (a fresh multi-megabyte buffer
+        costs a page fault per 4 KiB, see :func:`theorytk.dfiv._kernels.backward_scratch`).
+        """
+        return self.forward(x, workspace).features.copy()
 
     def backward(self, acts, grad_features):
         """Write dL/dparams into ``self.grad`` given dL/d(features) and the :class:`Activations` of :meth:`forward`."""
