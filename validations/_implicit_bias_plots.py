@@ -2,10 +2,7 @@
 import numpy as np
 from matplotlib.figure import Figure
 
-
-def _save(fig, path):
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
+from validations._figures import save
 
 
 def _first_seed(records):
@@ -38,7 +35,7 @@ def trajectories(path, records):
         ax.set_xlabel("GD step t")
         ax.set_ylabel(label)
         ax.legend(fontsize=7)
-    _save(fig, path)
+    save(fig, path)
 
 
 def direction(path, records):
@@ -66,4 +63,4 @@ def direction(path, records):
         ax.set_xlabel("GD step t")
         ax.set_ylabel(label)
     ax_gap.legend(fontsize=7)
-    _save(fig, path)
+    save(fig, path)
