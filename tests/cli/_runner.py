@@ -22,3 +22,14 @@ def quick_run_fixture(name):
         return run_validation(name, "--quick", "--out", str(out), "--seed", "0"), out
 
     return quick_run
+
+
+def assert_every_mutant_rejected_and_no_claim_idle(verdict, mutants):
+    """Issue 12's targets on a ``verdict.json``: each of ``mutants`` is rejected by some claim, and every claim rejects
+    one or is labelled a sanity check."""
+    record = verdict["mutants"]
+    assert sorted(m["name"] for m in record["declared"]) == sorted(m.name for m in mutants)
+    assert record["all_rejected"] and record["unrejected"] == [] and record["idle_claims"] == [], record
+    for claim in verdict["claims"]:
+        if claim["sanity_check"] is None:
+            assert "rejects" in record["matrix"][claim["name"]].values(), claim["name"]

@@ -1,6 +1,4 @@
 """validations._figures.save: empty and clipped panels are refused, warnings are errors, the write is atomic."""
-import warnings
-
 import numpy as np
 import pytest
 from matplotlib.figure import Figure
@@ -53,7 +51,7 @@ def test_a_curve_may_run_past_the_limits_but_not_lie_wholly_outside():
     ax.plot(np.linspace(-5, 5, 11), np.linspace(-5, 5, 11), "--", label="bound")
     ax.plot([0, 1], [50, 60], ":", label="overflowed bound")
     ax.set(xlim=(0, 1), ylim=(0, 1))
-    assert panel_problems(fig) == [f"panel 0 (untitled): the curve 'overflowed bound' lies entirely outside the axes"]
+    assert panel_problems(fig) == ["panel 0 (untitled): the curve 'overflowed bound' lies entirely outside the axes"]
 
 
 def test_a_warning_while_laying_out_is_an_error(tmp_path):
