@@ -36,7 +36,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from theorytk import _validate
-from theorytk.errors import NotFitted, SolverFailure
+from theorytk.errors import NotFitted, TrainingDiverged
 from theorytk.dfiv import _stage_kernels, reference, two_stage
 from theorytk.dfiv.features import BACKENDS, MLP, Workspace
 from theorytk.dfiv.selection import check_stages
@@ -46,9 +46,6 @@ SCHEDULES = ("constant", "cosine")
 STAGE_OPS = {"numba": _stage_kernels, "numpy": reference}
 """The inner Adam loops of the schedule by backend: one fused kernel, or its twin on :mod:`two_stage`."""
 
-
-class TrainingDiverged(SolverFailure, FloatingPointError):
-    """The stage-2 loss became non-finite; the message names the epoch and a remedy."""
 
 
 def fitted_rows(model, name, value):

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from theorytk import _validate
-from theorytk.errors import SolverFailure
+from theorytk.errors import TrainingDiverged
 from theorytk.icl import _kernels
 from theorytk.icl.exact import _check_prompts
 from theorytk.random import generator, stream_seeds
@@ -24,9 +24,6 @@ LOSS_GROWTH = 1e6
 """Training has diverged once its loss exceeds this factor times ``max(first loss, 1)`` (the
 first loss is that of the initial model, in units where the targets are O(1))."""
 
-
-class TrainingDiverged(SolverFailure, FloatingPointError):
-    """Training or a rollout blew up (|value| > 1e100 or NaN, or the loss grew by :data:`LOSS_GROWTH`)."""
 
 
 def blocks(d):

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from theorytk import _validate
-from theorytk.errors import SolverFailure
+from theorytk.errors import TrainingDiverged
 from theorytk.implicit_bias import _kernels
 from theorytk.implicit_bias.model import OneLayerTransformer
 from theorytk.random import generator
@@ -23,9 +23,6 @@ __all__ = ["TrainingDiverged", "TrainingRun", "train"]
 INIT_SCALE = 0.01
 """Standard deviation of the default initialisation N(0, 0.01^2) of W and u ((W, u) = 0 is a saddle)."""
 
-
-class TrainingDiverged(SolverFailure, FloatingPointError):
-    """GD blew up (a parameter or the loss beyond 1e300, or NaN); the message gives the step and eta."""
 
 
 @dataclass(frozen=True, eq=False)

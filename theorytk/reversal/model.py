@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from theorytk import _validate
-from theorytk.errors import SolverFailure
+from theorytk.errors import TrainingDiverged
 from theorytk.reversal import _kernels, reference
 from theorytk.reversal.data import EntityTask
 
@@ -35,9 +35,6 @@ __all__ = ["BilinearFit", "BilinearModel", "TrainingDiverged", "train_bilinear"]
 
 IMPLEMENTATIONS = ("numba", "numpy")
 
-
-class TrainingDiverged(SolverFailure, FloatingPointError):
-    """GD's training loss overflowed (beyond 1e300 or not finite): the learning rate is too large."""
 
 
 @dataclass(frozen=True, eq=False)
