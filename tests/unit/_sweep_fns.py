@@ -33,6 +33,16 @@ def slow_moments(config, seed):
     return noisy_moments(config, seed)
 
 
+def report_pid_and_sleep(config, seed):
+    """Append this worker's PID to ``config["pid_file"]``, then sleep a minute (a run the driver's death must cut)."""
+    import os
+
+    with open(config["pid_file"], "a") as handle:
+        handle.write(f"{os.getpid()}\n")
+    time.sleep(60.0)
+    return {"pid": os.getpid()}
+
+
 def refuse_first_config(config, seed):
     """:func:`noisy_moments`, but raise on ``CONFIGS[0]``: proves a resume skipped it."""
     if config == CONFIGS[0]:

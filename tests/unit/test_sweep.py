@@ -190,6 +190,39 @@ def _count_rows(path):
         return len(reader.finished_ids())
 
 
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux-only")
+def test_process_workers_die_with_a_sigkilled_driver(tmp_path):
+    """Issue 13 part 3: a killed driver's pool workers used to finish their run (90+ s) before noticing."""
+    pid_file = tmp_path / "pids"
+    driver = subprocess.Popen([sys.executable, "-m", "tests.unit._sweep_driver", str(tmp_path / "results.sqlite"),
+                               str(SEED), str(pid_file)], cwd=REPO, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 120
+        while not pid_file.exists() or len(pid_file.read_text().split()) < 2:
+            assert driver.poll() is None, driver.stderr.read().decode()
+            assert time.monotonic() < deadline, "the workers did not start in 120 s"
+            time.sleep(0.05)
+        workers = [int(pid) for pid in pid_file.read_text().split()]
+        os.kill(driver.pid, signal.SIGKILL)
+    finally:
+        driver.kill()
+        driver.wait()
+        driver.stderr.close()
+
+    def alive(pid):
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        stat = Path(f"/proc/{pid}/stat")
+        return not (stat.exists() and stat.read_text().split(") ")[-1].startswith("Z"))   # a zombie is dead
+
+    deadline = time.monotonic() + 10          # the workers sleep for 60 s: only the driver's death can end them
+    while any(alive(pid) for pid in workers) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not any(alive(pid) for pid in workers), [pid for pid in workers if alive(pid)]
+
+
 def test_sigkilled_driver_resumes_without_loss_or_duplicates(serial_results, tmp_path):
     path = tmp_path / "killed" / "results.sqlite"
     driver = subprocess.Popen(
