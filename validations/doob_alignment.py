@@ -129,9 +129,12 @@ MUTANTS = (
     Mutant("da_beta_halved", "dual averaging (RLHF, moment matching) runs with the KL weight beta/2 (the objective's "
                              "beta misread) while the objective, its optimum and the closed-form iterates are "
                              "evaluated at beta"),
+    Mutant("mc_same_draw", "the Monte Carlo correction's M draws all repeat the first one (a seeding bug): no "
+                           "averaging"),
+    Mutant("ula_corrected", "the uncorrected ULA control is wired to the Doob-corrected sampler"),
 )
 #: the families a mutant's run repeats when it reads no other (its claims elsewhere would accept by construction)
-MUTANT_FAMILIES = {"da_beta_halved": ("da",)}
+MUTANT_FAMILIES = {"da_beta_halved": ("da",), "mc_same_draw": ("p2", "mc_rate"), "ula_corrected": ("p2", "mc_rate")}
 
 
 def _sampler(config, reference, potential, correction="exact", score_error=None, **options):
@@ -189,11 +192,12 @@ def _p2_point(config, seed):
     ref, pot = two_modes(config["a"]) if config["problem"] == "1d" else grid_modes()
     target = tilt(ref, pot).target
     favoured = int(np.argmax(target.weights))
-    if config["method"] == "ula":
+    if config["method"] == "ula" and config.get("mutant") != "ula_corrected":
         rng = generator(seed)
         samples = ula(target, ref.sample(config["n"], seed=rng.integers(2**32)), config["ula_steps"], 0.01, rng)
     else:
-        sampler = _sampler(config, ref, pot, config["method"], mc_samples=config["M"], inner_steps=config["J"])
+        method = "exact" if config["method"] == "ula" else config["method"]     # ula here only as the mutant
+        sampler = _sampler(config, ref, pot, method, mc_samples=config["M"], inner_steps=config["J"])
         samples = sampler.sample(config["n"], config["steps"], config["horizon"], seed=seed)
     frac, se = _mode_fraction(samples, target, favoured)
     return {"fraction": frac, "fraction_se": se, "target_fraction": float(target.weights[favoured]),
@@ -229,6 +233,8 @@ def _mc_rate_point(config, seed):
             k = kernels_reference.pick(resp, rng.standard_normal((len(x), config["M"])))
             draws = means[np.arange(len(x))[:, None], k] + np.einsum(
                 "nmij,nmj->nmi", chol[k], rng.standard_normal((len(x), config["M"], ref.d)))
+            if config.get("mutant") == "mc_same_draw":
+                draws = np.repeat(draws[:, :1], config["M"], axis=1)
             logw = -kernels_reference.quadratic_potential(draws, pot.A, pot.b)
             estimate = kernels_reference.self_normalised(draws, logw, m / var)
             errors.append(np.sum((estimate - exact) ** 2, axis=1))
@@ -397,7 +403,10 @@ def p1_claims(p, results):
     claims.append(Agreement("kernel sample mean and covariance vs exact law of the chain (d=2)",
                             np.concatenate([mc["mean"], mc["cov"]]), np.concatenate([mc["mean_se"], mc["cov_se"]]),
                             np.concatenate([mc["exact_mean"], mc["exact_cov"]]), k=4.0,
-                            labels=["mean0", "mean1", "cov00", "cov01", "cov11"]))
+                            labels=["mean0", "mean1", "cov00", "cov01", "cov11"],
+                            sanity="the kernel against the exact law of the same discrete chain: a wrong potential or "
+                                   "correction changes both alike (wrong_strength and no_correction accept it), so "
+                                   "it checks the kernel's arithmetic, not the model"))
     return claims, fits
 
 
@@ -499,8 +508,11 @@ def experiment(ctx):
     plan = [c for c in configs(p) if families is None or c["family"] in families]
     results = ctx.sweep(run_config, plan, 1)
     verdicts = Verdicts()
-    if families is not None:      # a mutant that reads only dual averaging: only its claims
-        verdicts.extend(p3_p4_claims(p, results))
+    if families is not None:      # a mutant that reads only some families: the claims built on them
+        if "p2" in families:
+            verdicts.extend(p2_claims(p, results)[0])
+        if "da" in families:
+            verdicts.extend(p3_p4_claims(p, results))
         return verdicts
     claims, fits = p1_claims(p, results)
     verdicts.extend(claims)
