@@ -26,7 +26,7 @@ setup(
     ],
     entry_points={"console_scripts": ["theorytk = validations._cli:main"]},
     extras_require={
-        "test": ["pytest>=7", "hypothesis>=6.80", "dask[distributed]>=2024.1", "deeptime>=0.4", "pandas>=2.0"],
+        "test": ["pytest>=7", "pytest-xdist>=3", "hypothesis>=6.80", "dask[distributed]>=2024.1", "deeptime>=0.4", "pandas>=2.0"],
         "frame": ["pandas>=2.0"],
         "dask": ["dask[distributed]>=2024.1"],
         "bench": ["jax[cpu]>=0.4"],
