@@ -101,6 +101,8 @@ MUTANTS = (
            "metastable at the assumed scale)"),
     Mutant("distinct_decoys", "the decoy edges of the lifted chain have probability 2 eps, not eps (a misread weight: "
            "local views then tell the sparse edges apart)"),
+    Mutant("lazy_eps", "the clusters' laziness is 1 - eps instead of 1/2 (the small parameter misread: each cluster's "
+           "own mixing slows like its exits, so there is no separation of time scales)"),
     Mutant("short_burn_in", "Sparse Edge Search with a burn-in 20 times shorter than the cover time (its cluster "
            "estimate misses states and flags dense edges)"),
 )
@@ -111,7 +113,7 @@ MUTANT_FAMILIES = {"eps_doubled_in_solve": ("exact",), "boost_trap_edges": ("boo
                    "no_time_rescale": ("distill", "distill_learned"),
                    "sqrt_eps_edges": ("exact", "mc", "distill", "spectrum"),
                    "short_burn_in": ("search", "local"),
-                   "distinct_decoys": ("local",)}
+                   "distinct_decoys": ("local",), "lazy_eps": ("exact", "spectrum", "distill", "distill_learned")}
 
 NAME = "metastable_cot"
 DESCRIPTION = "Metastable CoT chains: exact and Monte Carlo hitting times, search, PPO-Clip, distillation (V1-V8)."
@@ -154,6 +156,8 @@ def run_config(config, seed):
 
 def _chain(config, **extra):
     options = dict(exits=config.get("exits", 1), back=config.get("back", 0.0), distract=config.get("distract", 0.0))
+    if config.get("mutant") == "lazy_eps":
+        options["lazy"] = 1.0 - config["eps"]
     options.update(extra)
     eps = math.sqrt(config["eps"]) if config.get("mutant") == "sqrt_eps_edges" else config["eps"]
     return cot_chain(config["K"], config["M"], eps, seed=config.get("chain_seed", 0), **options)
