@@ -5,7 +5,8 @@ edge step eta, all (2d+2)^2 entries of V and W trained by Adam. Reported:
 
 * training steps per second of ``kernel`` (:func:`theorytk.icl._kernels.train`: sampling,
   loss, closed-form gradients and Adam in one kernel), ``numpy``
-  (:func:`theorytk.icl.reference.loss_and_gradients` with NumPy sampling and the same Adam)
+  (:func:`theorytk.icl.reference.loss_and_gradients` on the kernel's own prompts, drawn by the
+  NumPy twin :func:`theorytk.icl.reference.sample_prompts`, and the same Adam)
   and ``jax`` (the same loss under ``jax.grad``, sampling and Adam in ``jax.jit`` with a
   ``fori_loop`` over steps, float64 on the CPU; written here for the benchmark, skipped when
   JAX is not installed), and the ratios kernel/numpy, kernel/jax;
@@ -46,8 +47,8 @@ def _numpy_runner(d, n, k, batch, steps):
         V, W = _init(d)
         state = [np.zeros_like(V) for _ in range(4)]
         for s in range(steps):
-            p = regression_prompts(d, n, batch, s)
-            _, gV, gW = reference.loss_and_gradients(V, W, p.X, p.y, p.w_star, eta, k, _kernels.COT)
+            X, y, wstar = reference.sample_prompts(batch, n, d, 1.0, np.uint64(s))    # the kernel's prompts
+            _, gV, gW = reference.loss_and_gradients(V, W, X, y, wstar, eta, k, _kernels.COT)
             for i, (param, g) in enumerate(((V, gV), (W, gW))):
                 m, v = state[2 * i], state[2 * i + 1]
                 m[:] = B1 * m + (1 - B1) * g

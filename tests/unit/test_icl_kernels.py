@@ -71,3 +71,35 @@ def test_teacher_forcing_differs_from_autoregressive_for_a_wrong_step():
     forced = model.rollout_error(p, 3, teacher_eta=0.4)
     np.testing.assert_allclose(auto[:, 0], forced[:, 0], rtol=1e-12)   # step 1 has the same context
     assert np.abs(auto[:, 2] - forced[:, 2]).max() > 1e-3
+
+
+def test_prompt_sampler_equals_its_numpy_twin_on_one_and_two_threads():
+    from tests._threads import on_one_and_two_threads
+
+    batch, n, d, scale, seed = 9, 7, 3, 1.5, np.uint64(2**63 + 12345)
+
+    def draw():
+        X, y, wstar = np.zeros((batch, n, d)), np.zeros((batch, n)), np.zeros((batch, d))
+        _kernels.sample_prompts(X, y, wstar, scale, seed)
+        return X, y, wstar
+
+    one, two = on_one_and_two_threads(draw)
+    for a, b in zip(one, two):
+        np.testing.assert_array_equal(a, b)
+    X, y, wstar = reference.sample_prompts(batch, n, d, scale, seed)
+    np.testing.assert_array_equal(one[0], X)          # the same streams, the same Box-Muller pairs
+    np.testing.assert_array_equal(one[2], wstar)
+    np.testing.assert_allclose(one[1], y, rtol=1e-14, atol=1e-14)   # y = X w*: summation order only
+
+
+def test_prompt_sampler_draws_standard_normals():
+    batch, n, d = 2000, 10, 5
+    X, y, wstar = np.zeros((batch, n, d)), np.zeros((batch, n)), np.zeros((batch, d))
+    _kernels.sample_prompts(X, y, wstar, 1.0, np.uint64(7))
+    values = np.concatenate([X.ravel(), wstar.ravel()])
+    se = 1.0 / np.sqrt(values.size)
+    assert abs(values.mean()) < 4 * se and abs(values.var() - 1.0) < 4 * np.sqrt(2.0) * se
+    assert abs(np.mean(values**4) - 3.0) < 4 * np.sqrt(96.0) * se        # kurtosis of a normal
+    other = np.zeros_like(X)
+    _kernels.sample_prompts(other, np.zeros_like(y), np.zeros_like(wstar), 1.0, np.uint64(8))
+    assert abs(np.corrcoef(X.ravel(), other.ravel())[0, 1]) < 4 * se   # another seed, unrelated prompts

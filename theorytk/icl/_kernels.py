@@ -23,6 +23,7 @@ import numpy as np
 from numba import prange
 
 from theorytk._jit import kernel
+from theorytk._splitmix import mix, normal_pair
 
 COT, NO_COT = 0, 1
 ADAM, GD = 0, 1
@@ -227,16 +228,33 @@ def rollout(V, W, X, y, wstar, steps, teacher_eta):
     return errors
 
 
-@kernel
-def _sample_prompts(X, y, wstar, scale):
+@kernel(parallel=True)
+def sample_prompts(X, y, wstar, scale, seed):
+    """Fresh prompts in place, each from its own stream: ``w* ~ N(0, I)``, ``x ~ N(0, scale^2 I)``, ``y = X w*``.
+
+    Prompt ``b`` reads the SplitMix64 stream ``mix(seed, b)`` (:mod:`theorytk._splitmix`):
+    first the d entries of w*, then X row by row, in Box-Muller pairs (the second normal of
+    the last pair is dropped when the count is odd). The prompts depend on ``seed`` and their
+    index only, so they are the same on any number of threads;
+    :func:`theorytk.icl.reference.sample_prompts` is the NumPy twin.
+    """
     B, n, d = X.shape
-    for b in range(B):
-        for a in range(d):
-            wstar[b, a] = np.random.standard_normal()
+    count = d + n * d
+    for b in prange(B):
+        state = mix(seed, np.uint64(b))
+        second = 0.0
+        for i in range(count):
+            if i % 2 == 0:
+                state, value, second = normal_pair(state)
+            else:
+                value = second
+            if i < d:
+                wstar[b, i] = value
+            else:
+                X[b, (i - d) // d, (i - d) % d] = scale * value
         for j in range(n):
             acc = 0.0
             for a in range(d):
-                X[b, j, a] = scale * np.random.standard_normal()
                 acc += X[b, j, a] * wstar[b, a]
             y[b, j] = acc
 
@@ -245,8 +263,8 @@ def _sample_prompts(X, y, wstar, scale):
 def train(V, W, d, n, batch, step_seeds, k, eta, mode, optimizer, lr, scale, losses):
     """Train V, W in place on fresh prompts each step; returns the step of a blow-up or -1.
 
-    Step ``s`` draws ``batch`` prompts from numba's generator seeded by ``step_seeds[s]``
-    (x ~ N(0, scale^2 I), w* ~ N(0, I)), computes :func:`loss_and_gradients` and applies
+    Step ``s`` draws ``batch`` prompts with :func:`sample_prompts` under the 64-bit seed
+    ``step_seeds[s]`` (x ~ N(0, scale^2 I), w* ~ N(0, I)), computes :func:`loss_and_gradients` and applies
     Adam (beta = 0.9, 0.999, eps = 1e-8) or plain GD with rate ``lr``. ``losses[s]`` is the
     loss before the update.
     """
@@ -257,8 +275,7 @@ def train(V, W, d, n, batch, step_seeds, k, eta, mode, optimizer, lr, scale, los
     mV, vV, mW, vW = np.zeros((D, D)), np.zeros((D, D)), np.zeros((D, D)), np.zeros((D, D))
     b1, b2, tiny = 0.9, 0.999, 1e-8
     for s in range(step_seeds.shape[0]):
-        np.random.seed(step_seeds[s])
-        _sample_prompts(X, y, wstar, scale)
+        sample_prompts(X, y, wstar, scale, step_seeds[s])
         loss, gV, gW = loss_and_gradients(V, W, X, y, wstar, eta, k, mode)
         losses[s] = loss
         if not abs(loss) <= BLOWUP:

@@ -177,7 +177,7 @@ def train(model, n, prompts_per_step, steps, seed, *, loss="cot", cot_steps=1, e
     if not V.any() and not W.any():
         rng = generator(seed)
         V, W = init_scale * rng.standard_normal(V.shape), init_scale * rng.standard_normal(W.shape)
-    step_seeds = (stream_seeds(seed, steps) & np.uint64(0xFFFFFFFF)).astype(np.int64)
+    step_seeds = stream_seeds(seed, steps)
     losses = np.full(steps, np.nan)
     failed = _kernels.train(V, W, model.d, n, batch, step_seeds, cot_steps, eta, mode, opt, lr, scale, losses)
     hint = f"hint: lower lr (got {lr}) or eta (got {eta}; eta <= 1/(1 + sqrt(d/n))^2 is safe)"

@@ -5,6 +5,7 @@ embedding, the modes and the gradients.
 """
 import numpy as np
 
+from theorytk._splitmix import mixed, normals
 from theorytk.icl._kernels import COT
 
 
@@ -75,3 +76,11 @@ def rollout(V, W, X, y, wstar, steps, teacher_eta):
             else:
                 z = o
     return errors
+
+
+def sample_prompts(batch, n, d, scale, seed):
+    """``(X, y, w*)`` of :func:`theorytk.icl._kernels.sample_prompts` for ``batch`` prompts under ``seed`` (uint64)."""
+    count = d + n * d
+    values = normals(mixed(seed, np.arange(batch)), (count + 1) // 2)[:, :count]
+    wstar, X = values[:, :d], scale * values[:, d:].reshape(batch, n, d)
+    return X, np.einsum("bja,ba->bj", X, wstar), wstar

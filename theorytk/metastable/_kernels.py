@@ -7,9 +7,9 @@ exactly 1.0). One step from ``x`` with a uniform ``u`` in [0, 1) takes the first
 of the row with ``cum[j] > u`` (:func:`_next_entry`); entries of zero probability are never
 taken.
 
-Randomness: every walker has its own SplitMix64 stream [1]_, started from its own 64-bit
-seed (:func:`theorytk.random.stream_seeds`), and the uniform of a step is the top 53 bits
-of the next output times 2^-53. A walker's path therefore depends only on its seed, never
+Randomness: every walker has its own SplitMix64 stream (:mod:`theorytk._splitmix` [1]_),
+started from its own 64-bit seed (:func:`theorytk.random.stream_seeds`), and the uniform of a
+step is the top 53 bits of the next output times 2^-53. A walker's path therefore depends only on its seed, never
 on the thread that runs it: the kernels give the same numbers on 1 or 2 threads, and the
 plain-NumPy twins in :mod:`theorytk.metastable.reference` reproduce them exactly.
 
@@ -22,24 +22,9 @@ import numpy as np
 from numba import prange
 
 from theorytk._jit import kernel
+from theorytk._splitmix import uniform as _uniform
 
-GOLDEN = np.uint64(0x9E3779B97F4A7C15)
-MIX1 = np.uint64(0xBF58476D1CE4E5B9)
-MIX2 = np.uint64(0x94D049BB133111EB)
-S30, S27, S31, S11 = np.uint64(30), np.uint64(27), np.uint64(31), np.uint64(11)
-UNIT = 1.0 / 9007199254740992.0  # 2^-53
 SHORT_ROW = 8  # rows with at most this many entries are scanned, longer ones bisected
-
-
-@kernel(inline="always")
-def _uniform(state):
-    """Advance a SplitMix64 state; return ``(new_state, u)`` with ``u`` uniform on [0, 1)."""
-    state = state + GOLDEN
-    z = state
-    z = (z ^ (z >> S30)) * MIX1
-    z = (z ^ (z >> S27)) * MIX2
-    z = z ^ (z >> S31)
-    return state, float(z >> S11) * UNIT
 
 
 @kernel(inline="always")

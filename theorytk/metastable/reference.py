@@ -8,22 +8,7 @@ walkers; :func:`search_rollouts` is a readable loop.
 """
 import numpy as np
 
-GOLDEN = np.uint64(0x9E3779B97F4A7C15)
-MIX1 = np.uint64(0xBF58476D1CE4E5B9)
-MIX2 = np.uint64(0x94D049BB133111EB)
-
-
-def uniforms(states):
-    """Advance SplitMix64 states (uint64 array, in place); return uniforms on [0, 1)."""
-    states += GOLDEN
-    z = states.copy()
-    z ^= z >> np.uint64(30)
-    z *= MIX1
-    z ^= z >> np.uint64(27)
-    z *= MIX2
-    z ^= z >> np.uint64(31)
-    return (z >> np.uint64(11)).astype(np.float64) * 2.0**-53
-
+from theorytk._splitmix import uniforms
 
 def next_entries(indptr, cum, x, u):
     """For each walker, the first entry ``j`` of row ``x`` with ``cum[j] > u`` (binary search)."""
