@@ -34,6 +34,7 @@ import json
 import os
 import sqlite3
 import tempfile
+import time
 from collections.abc import Mapping
 from datetime import datetime, timezone
 from numbers import Integral, Real
@@ -248,6 +249,27 @@ class Record:
             return {name: data[name] for name in data.files}
 
 
+_BUSY_SECONDS = 30.0
+
+
+def _when_unlocked(statement):
+    """Run ``statement()``, retrying for up to ``_BUSY_SECONDS`` while SQLite says the database is locked.
+
+    Switching a new database to WAL needs an exclusive lock, and SQLite refuses it at once,
+    without its busy handler, when another process holds a lock at that moment (e.g. a reader
+    opening the store a run is creating: seen as "database is locked" in a test that polls a
+    driver's store).
+    """
+    deadline = time.monotonic() + _BUSY_SECONDS
+    while True:
+        try:
+            return statement()
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
+
+
 class ResultStore:
     """A SQLite file of finished runs, with their arrays in ``<dir>/arrays/``.
 
@@ -273,8 +295,8 @@ class ResultStore:
         self.path = Path(path)
         self.arrays_dir = self.path.parent / "arrays"
         self.arrays_dir.mkdir(parents=True, exist_ok=True)
-        self._connection = sqlite3.connect(self.path, timeout=30.0)
-        mode = self._connection.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+        self._connection = sqlite3.connect(self.path, timeout=_BUSY_SECONDS)
+        mode = _when_unlocked(lambda: self._connection.execute("PRAGMA journal_mode=WAL").fetchone()[0])
         if mode.lower() != "wal":
             self._connection.close()
             raise OSError(f"{self.path}: SQLite could not use WAL journaling here (got {mode!r})")

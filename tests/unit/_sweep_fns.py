@@ -65,3 +65,14 @@ def text_result(config, seed):
 def list_result(config, seed):
     """Return something that is not a mapping."""
     return [1.0, 2.0]
+
+
+def open_store_at_once(path, start):
+    """Wait until ``start`` (a ``time.time()`` instant), then open and close the store at ``path``: a race."""
+    from theorytk.store import ResultStore
+
+    while time.time() < start:
+        pass
+    with ResultStore(path):
+        pass
+    return True
