@@ -14,10 +14,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from proofs import contrastive_etf as thm
-from proofs.theorem import CONFIDENCE, Source, Theorem
 from theorytk import contrastive
 from theorytk.contrastive import _kernels
-from tests.proofs._obligations import holds
+from tests.proofs._obligations import assert_listed_and_sourced, holds
 
 
 OBLIGATIONS = thm.obligations()
@@ -69,14 +68,8 @@ def test_wrong_multiplier_fails_the_explicit_gradient():
 # ------------------------------------------------------------------------ theorems
 
 def test_every_theorem_is_listed_and_sourced():
-    listed = thm.THEOREMS
-    module = [v for v in vars(thm).values() if isinstance(v, Theorem)]
-    assert {id(t) for t in module} == {id(t) for t in listed}
-    assert len({t.name for t in listed}) == len(listed)
-    for t in listed:
-        assert isinstance(t.source, Source) and t.source.confidence in CONFIDENCE
-        assert t.source.reference and t.source.where and t.statement
-        assert t.expr.free_symbols <= set(t.symbols)
+    assert_listed_and_sourced(thm)
+    for t in thm.THEOREMS:
         if t.source.confidence == "unconfirmed":
             assert t.source.note
     assert thm.ETF_MINIBATCH_LOSS.source.arxiv == "2307.05906"

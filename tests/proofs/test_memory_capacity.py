@@ -13,8 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from proofs import memory_capacity as thm
-from proofs.theorem import CONFIDENCE, Source, Theorem
-from tests.proofs._obligations import holds
+from tests.proofs._obligations import assert_listed_and_sourced, holds
 from theorytk import memory
 from theorytk.memory.operators import roots_of_unity_frequencies
 
@@ -72,13 +71,7 @@ def test_wrong_tail_and_wrong_frequencies_fail():
 # ------------------------------------------------------------------------ theorems
 
 def test_every_theorem_is_listed_and_sourced():
-    module = [v for v in vars(thm).values() if isinstance(v, Theorem)]
-    assert {id(t) for t in module} == {id(t) for t in thm.THEOREMS}
-    assert len({t.name for t in thm.THEOREMS}) == len(thm.THEOREMS)
-    for t in thm.THEOREMS:
-        assert isinstance(t.source, Source) and t.source.confidence in CONFIDENCE
-        assert t.source.reference and t.source.where and t.statement
-        assert t.expr.free_symbols <= set(t.symbols)
+    assert_listed_and_sourced(thm)
     assert thm.SOFTMAX_RANK_CAP.source.arxiv == "2504.19561"
     assert thm.EXACT_COPY_STATE.source.arxiv == "2410.03810"
 

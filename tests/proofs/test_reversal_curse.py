@@ -9,8 +9,7 @@ import pytest
 import sympy as sp
 
 from proofs import reversal_curse as thm
-from proofs.theorem import CONFIDENCE, Source, Theorem
-from tests.proofs._obligations import holds
+from tests.proofs._obligations import assert_listed_and_sourced, holds
 from theorytk.reversal import BilinearModel, entity_chains, entity_pairs, train_bilinear
 
 OBLIGATIONS = thm.obligations()
@@ -57,13 +56,7 @@ def test_the_shape_needs_the_log_M():
 # ------------------------------------------------------------------------ theorems
 
 def test_every_theorem_is_listed_and_sourced():
-    module = [v for v in vars(thm).values() if isinstance(v, Theorem)]
-    assert {id(t) for t in module} == {id(t) for t in thm.THEOREMS}
-    assert len({t.name for t in thm.THEOREMS}) == len(thm.THEOREMS)
-    for t in thm.THEOREMS:
-        assert isinstance(t.source, Source) and t.source.confidence in CONFIDENCE
-        assert t.source.reference and t.source.where and t.statement
-        assert t.expr.free_symbols <= set(t.symbols)
+    assert_listed_and_sourced(thm)
     assert thm.REVERSE_LOSS_BOUND.source.arxiv == "2405.04669" and not thm.REVERSE_LOSS_BOUND.constant_known
 
 
