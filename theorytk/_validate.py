@@ -65,16 +65,21 @@ def choice(name, value, allowed):
     return value
 
 
+def nested(name, value, what):
+    """``np.asarray(value)``, or, for ragged nesting (numpy's "setting an array element with a sequence"), a
+    ``ValueError`` saying that ``name`` must be ``what``."""
+    try:
+        return np.asarray(value)
+    except ValueError as exc:
+        raise ValueError(f"{name} must be {what}, got the ragged {_describe(value)}") from exc
+
+
 def _numeric_array(name, value, dtype):
     """``np.asarray(value)`` for array-like numbers, or the error that names ``name`` and what was wrong."""
     want = np.dtype(dtype).name
     if value is None or isinstance(value, (str, bytes)):
         raise TypeError(f"{name} must be array-like of {want}, got {_describe(value)} of type {type(value).__name__}")
-    try:
-        raw = np.asarray(value)
-    except ValueError as exc:  # ragged nesting: numpy's "setting an array element with a sequence"
-        raise ValueError(f"{name} must be a rectangular array of {want} (every row the same length), "
-                         f"got the ragged {_describe(value)}") from exc
+    raw = nested(name, value, f"a rectangular array of {want} (every row the same length)")
     kind = raw.dtype.kind
     if kind in "US":
         raise TypeError(f"{name} must be array-like of {want}, got strings ({_describe(value)})")

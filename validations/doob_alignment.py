@@ -30,8 +30,13 @@ Claims under test (Kawata, Oko, Nitanda, Suzuki, ICLR 2025, arXiv 2502.02954; de
 The two rates take their exponents from :data:`proofs.doob_alignment.W2_DISCRETISATION` (1 in h)
 and :data:`proofs.doob_alignment.MC_CORRECTION_RMSE` (-1/2 in M). Planted mutants (MUTANTS): the
 correction tilts by 2 f (wrong strength), the correction is dropped (plain p_ref sampling), a
-score error is claimed but not injected (caught by KL(law_0 || law_eps) > 0 on the exact laws).
+score error is claimed but not injected (caught by KL(law_0 || law_eps) > 0 on the exact laws),
+dual averaging at KL weight beta/2, Monte Carlo draws that repeat the first one, and the ULA
+control wired to the corrected sampler; the last three repeat only the families they read
+(MUTANT_FAMILIES).
 """
+from functools import partial
+
 import numba
 import numpy as np
 
@@ -249,12 +254,9 @@ def _run_beta(config, beta):
 
 def _da_point(config):
     ref, pot = p1_problem(2)
-    if config["objective"] == "moment":
-        make = lambda beta: MomentMatching(np.array([2.0, -1.0]), beta=beta)   # noqa: E731
-    else:
-        make = lambda beta: RLHF(pot * -1.0, beta=beta)                        # noqa: E731
-    objective = make(0.5)
-    result = dual_averaging(make(_run_beta(config, objective.beta)), ref, config["iterations"],
+    make = partial(MomentMatching, np.array([2.0, -1.0])) if config["objective"] == "moment" else partial(RLHF, pot * -1.0)
+    objective = make(beta=0.5)
+    result = dual_averaging(make(beta=_run_beta(config, objective.beta)), ref, config["iterations"],
                             beta_prime=objective.beta, weights=config["weights"])
     _, best = objective.optimum(ref)
     values = result.loss + objective.beta * result.kl      # L(q_k) at the objective's beta (= result.objective)

@@ -52,11 +52,7 @@ def random_subset(N, B, m, seed):
 
 def check_batches(batches, N):
     """Return ``batches`` as a C-contiguous ``(m, B)`` int64 array with valid distinct indices below ``N``."""
-    try:
-        array = np.asarray(batches)
-    except ValueError as exc:   # ragged nesting: numpy's "setting an array element with a sequence"
-        raise ValueError(f"batches must be an (m, B) array of indices, every batch of the same size B, got the "
-                         f"ragged {_validate._describe(batches)}") from exc
+    array = _validate.nested("batches", batches, "an (m, B) array of indices, every batch of the same size B")
     if array.ndim != 2 or array.shape[0] < 1 or array.shape[1] < 2:
         raise ValueError(f"batches must have shape (m >= 1, B >= 2), got shape {array.shape}")
     if not np.issubdtype(array.dtype, np.integer):

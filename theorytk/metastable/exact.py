@@ -67,11 +67,8 @@ def check_chain(chain):
 
 def state_set(chain, name, states):
     """Validate a non-empty set of states (an int, a 1-d array of ints or a boolean mask); return a mask."""
-    try:
-        values = np.atleast_1d(np.asarray(states))
-    except ValueError as exc:  # ragged nesting
-        raise ValueError(f"{name} must be a state index, a 1-d array of state indices or a boolean mask, "
-                         f"got the ragged {_validate._describe(states)}") from exc
+    values = np.atleast_1d(_validate.nested(name, states, "a state index, a 1-d array of state indices or a "
+                                                          "boolean mask"))
     if values.ndim != 1:
         raise ValueError(f"{name} must be a state index, a 1-d array of state indices or a boolean mask, "
                          f"got an array of shape {values.shape}")
