@@ -1,7 +1,10 @@
 r"""Exact analysis of a chain by sparse linear algebra: hitting times, committors, spectra.
 
-Everything here is a linear solve with SciPy's sparse LU (SuperLU, COLAMD ordering) or a
-small eigenproblem, so a chain of :math:`10^6` states is solved in seconds. With
+Everything here is a linear solve or a small eigenproblem. The hitting-time systems of a
+large chain are solved by GMRES with the chain's clusters deflated
+(:mod:`theorytk.metastable._block_solve`: linear in the number of transitions, where a
+sparse LU fills in about :math:`M^2` entries per expander-like cluster of :math:`M`
+states), small ones and the rest by SciPy's sparse LU (SuperLU, COLAMD ordering). With
 :math:`U` the states outside the target :math:`T`, the expected hitting time
 :math:`t(x) = E_x[\tau_T]` solves
 
@@ -9,10 +12,10 @@ small eigenproblem, so a chain of :math:`10^6` states is solved in seconds. With
 
     (I - P_{UU})\, t_U = \mathbf 1, \qquad t_T = 0,
 
-and the same factorisation of :math:`I - P_{UU}` gives the second moment
+and the same operator :math:`I - P_{UU}` gives the second moment
 (:math:`(I-P_{UU}) m_U = 2 t_U - 1`) and the probabilities of entering each part of
 :math:`T` first (:math:`(I-P_{UU}) h_U = P_{UB}\mathbf 1`): :class:`HittingSolver`
-factorises once and answers all of them. States from which :math:`T` is not reached
+prepares it once and answers all of them. States from which :math:`T` is not reached
 almost surely get :math:`+\infty`.
 
 The identities checked by ``validations.metastable_cot`` (notes/metastable.md, Sec. 2):
@@ -37,6 +40,7 @@ import scipy.sparse.csgraph as csgraph
 import scipy.sparse.linalg as spla
 
 from theorytk import _validate
+from theorytk.metastable._block_solve import ClusterDeflatedSolver, NotConverged
 from theorytk.metastable.chains import FORWARD, WRAP, CotChain
 
 __all__ = [
@@ -57,6 +61,7 @@ __all__ = [
 ]
 
 _DENSE_LIMIT = 2000  # eigenproblems up to this size are solved densely
+_ITERATIVE_MIN = 8192  # free states from which HittingSolver uses cluster-deflated GMRES (below, SuperLU is as fast)
 
 
 def check_chain(chain):
@@ -118,7 +123,18 @@ def reaches_almost_surely(P, target):
 
 
 class HittingSolver:
-    r"""One sparse LU of :math:`I - P_{UU}` for a target set, reused for every right-hand side.
+    r"""Solves with :math:`I - P_{UU}` for a target set, prepared once and reused for every right-hand side.
+
+    Which solver (the decision is made here, once; either is exact to roundoff):
+
+    * at least ``_ITERATIVE_MIN`` (8192) free states: GMRES preconditioned by the chain's
+      clusters (``chain.labels`` restricted to the free states; every :class:`CotChain`
+      has them) deflated by their aggregated coarse matrix, to a normwise backward error of
+      a few units of roundoff (:class:`theorytk.metastable._block_solve.ClusterDeflatedSolver`);
+      its cost is linear in the transitions when the clusters mix fast inside. If the labels
+      are not metastable clusters (GMRES stalls, or needs more than 400 steps) the solver
+      switches to the sparse LU for that and every later solve;
+    * fewer free states: one sparse LU (SuperLU, COLAMD ordering) of :math:`I - P_{UU}`.
 
     Parameters
     ----------
@@ -131,6 +147,8 @@ class HittingSolver:
     target : ndarray of bool, shape (n,)
     finite : ndarray of bool, shape (n,)
         States from which :math:`T` is reached almost surely (the target included).
+    method : str
+        ``"deflated gmres"`` or ``"sparse lu"``: the solver in use now.
     """
 
     def __init__(self, chain, target):
@@ -139,15 +157,33 @@ class HittingSolver:
         self.finite = reaches_almost_surely(chain.P, self.target)
         self._free = self.finite & ~self.target
         free = np.flatnonzero(self._free)
-        A = sp.eye_array(free.size, format="csc") - chain.P[free][:, free].tocsc()
-        self._lu = spla.splu(A.tocsc()) if free.size else None
+        self._matrix = sp.eye_array(free.size, format="csr") - chain.P[free][:, free].tocsr()
         self._free_index = free
+        self._lu = self._iterative = None
+        if free.size >= _ITERATIVE_MIN:
+            groups = np.unique(chain.labels[free], return_inverse=True)[1]
+            self._iterative = ClusterDeflatedSolver(self._matrix, groups)
+        elif free.size:
+            self._lu = spla.splu(self._matrix.tocsc())
+
+    @property
+    def method(self):
+        """``"deflated gmres"`` or ``"sparse lu"``: the solver in use now."""
+        return "deflated gmres" if self._iterative is not None else "sparse lu"
 
     def _solve(self, rhs):
         out = np.zeros(self.chain.n_states)
         out[~self.finite] = np.inf
+        rhs = np.ascontiguousarray(rhs, dtype=np.float64)
+        if self._iterative is not None:
+            try:
+                out[self._free_index] = self._iterative.solve(rhs)
+                return out
+            except NotConverged:
+                self._iterative = None
+                self._lu = spla.splu(self._matrix.tocsc())
         if self._lu is not None:
-            out[self._free_index] = self._lu.solve(np.ascontiguousarray(rhs, dtype=np.float64))
+            out[self._free_index] = self._lu.solve(rhs)
         return out
 
     def mean(self):
@@ -208,7 +244,7 @@ class HittingTimes:
 
 
 def hitting_times(chain, target=None, *, moments=1):
-    r"""Expected hitting times of ``target`` from every state, by one sparse LU.
+    r"""Expected hitting times of ``target`` from every state (:class:`HittingSolver`).
 
     Parameters
     ----------
@@ -216,7 +252,7 @@ def hitting_times(chain, target=None, *, moments=1):
     target : int or array_like of int, optional
         Default ``chain.goal``.
     moments : {1, 2}
-        2 also returns :math:`E_x[\tau_T^2]` (same factorisation).
+        2 also returns :math:`E_x[\tau_T^2]` (same prepared solver).
 
     Returns
     -------
