@@ -61,7 +61,10 @@ __all__ = [
 ]
 
 _DENSE_LIMIT = 2000  # eigenproblems up to this size are solved densely
-_ITERATIVE_MIN = 8192  # free states from which HittingSolver uses cluster-deflated GMRES (below, SuperLU is as fast)
+# HittingSolver uses cluster-deflated GMRES from this many free states and clusters of this (size-weighted
+# mean) size; below either, SuperLU is as fast or faster (measured in benchmarks/MEASUREMENTS.md, issue 17 part 8)
+_ITERATIVE_MIN_STATES = 8192
+_ITERATIVE_MIN_CLUSTER = 64
 
 
 def check_chain(chain):
@@ -127,14 +130,18 @@ class HittingSolver:
 
     Which solver (the decision is made here, once; either is exact to roundoff):
 
-    * at least ``_ITERATIVE_MIN`` (8192) free states: GMRES preconditioned by the chain's
-      clusters (``chain.labels`` restricted to the free states; every :class:`CotChain`
-      has them) deflated by their aggregated coarse matrix, to a normwise backward error of
+    * at least 8192 free states in clusters of size-weighted mean size
+      :math:`\sum_k |C_k \cap U|^2 / |U| \ge 64` (``chain.labels`` restricted to the free
+      states :math:`U`; every :class:`CotChain` has labels): GMRES preconditioned by the
+      clusters, deflated by their aggregated coarse matrix, to a normwise backward error of
       a few units of roundoff (:class:`theorytk.metastable._block_solve.ClusterDeflatedSolver`);
-      its cost is linear in the transitions when the clusters mix fast inside. If the labels
-      are not metastable clusters (GMRES stalls, or needs more than 400 steps) the solver
-      switches to the sparse LU for that and every later solve;
-    * fewer free states: one sparse LU (SuperLU, COLAMD ordering) of :math:`I - P_{UU}`.
+      its cost is linear in the transitions when the clusters mix fast inside. If GMRES
+      stalls (a restart cycle that does not halve the backward error, above
+      :math:`10^{-13}`) or needs more than 400 steps (labels that are not metastable
+      clusters, clusters that mix slowly, or hitting times near :math:`1/\epsilon_{\rm mach}`),
+      the solver switches to the sparse LU for that and every later solve;
+    * otherwise: one sparse LU (SuperLU, COLAMD ordering) of :math:`I - P_{UU}`, whose
+      fill-in is then small.
 
     Parameters
     ----------
@@ -160,8 +167,9 @@ class HittingSolver:
         self._matrix = sp.eye_array(free.size, format="csr") - chain.P[free][:, free].tocsr()
         self._free_index = free
         self._lu = self._iterative = None
-        if free.size >= _ITERATIVE_MIN:
-            groups = np.unique(chain.labels[free], return_inverse=True)[1]
+        groups = np.unique(chain.labels[free], return_inverse=True)[1]
+        sizes = np.bincount(groups)
+        if free.size >= _ITERATIVE_MIN_STATES and sizes @ sizes >= _ITERATIVE_MIN_CLUSTER * free.size:
             self._iterative = ClusterDeflatedSolver(self._matrix, groups)
         elif free.size:
             self._lu = spla.splu(self._matrix.tocsc())
