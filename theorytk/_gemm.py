@@ -19,15 +19,25 @@ for ``gemm_tn`` on the 128 x 64 layer, where the products reach 34-43 GFLOP/s pe
 * :func:`gemm_tn`: ``C = A[i0:i1]^T @ G[i0:i1]`` (weight gradients of a row block);
 * :func:`column_sums`: ``out = G[i0:i1].sum(axis=0)`` (bias gradients of a row block);
 * :func:`gram_upper`: the tiles of ``A[i0:i1]^T @ A[i0:i1]`` that hold its upper triangle
-  (about 60% of the tiles of a 40 x 40 Gram matrix).
+  (about 60% of the tiles of a 40 x 40 Gram matrix);
+* :func:`gemm_nt`: ``C[r] = A[r] @ B^T`` for the rows r in ``[i0, i1)`` when ``B`` has few,
+  long rows (the mean-field step's gradient: a block of particles' ``S`` times the ``d + 1``
+  rows of the extended inputs). Its 4 x 3 tiles are dot products along the rows, in 4-lane
+  partial sums reduced by :func:`theorytk._vecmath.sum4` at the end.
+
+Whether these tiles still beat BLAS called from the same row blocks (``np.dot`` inside a
+``prange``, one BLAS thread) is measured by ``python -m benchmarks gemm`` on the shapes of
+both systems; the numbers are in ``benchmarks/MEASUREMENTS.md``.
 
 All arrays are C-contiguous float64; no bounds checks (the callers own the shapes).
 """
 from theorytk._jit import kernel
-from theorytk._vecmath import add4, fma4, keep_where_positive4, load4, relu4, splat4, splat4_at, store4
+from theorytk._vecmath import add4, fma4, keep_where_positive4, load4, relu4, splat4, splat4_at, store4, sum4
 
 TILE_ROWS = 6
 TILE_COLS = 8
+NT_ROWS = 4   # rows of A per gemm_nt tile
+NT_COLS = 3   # rows of B (columns of C) per gemm_nt tile
 
 PLAIN, RELU, GATE = 0, 1, 2
 """Epilogues of :func:`gemm_nn`, applied to each result before it is stored: none;
@@ -193,3 +203,46 @@ def column_sums(G, out, i0, i1):
         for i in range(i0, i1):
             s += G[i, j]
         out[j] = s
+
+
+@kernel(inline="always")
+def _nt_tile(A, B, C, i, k, i1):
+    """``C[i:i+4, k:k+3] = A[i:i+4] @ B[k:k+3]^T`` for the rows below ``i1`` and the rows of ``B``.
+
+    Twelve 4-lane accumulators run over the columns in order (4 at a time); each is then
+    reduced by :func:`sum4`. Tile rows past ``i1`` (or past the last row of ``B``) read the
+    last valid row again; their results are stored first and then overwritten by the valid
+    ones (branch-free, as in :func:`_store_rows`).
+    """
+    m, last_i, last_k = A.shape[1], i1 - 1, B.shape[0] - 1
+    a0, a1, a2, a3 = i * m, min(i + 1, last_i) * m, min(i + 2, last_i) * m, min(i + 3, last_i) * m
+    b0, b1, b2 = k * m, min(k + 1, last_k) * m, min(k + 2, last_k) * m
+    c00 = c01 = c02 = c10 = c11 = c12 = c20 = c21 = c22 = c30 = c31 = c32 = splat4(0.0)
+    for j in range(0, m, 4):
+        z0, z1, z2 = load4(B, b0 + j), load4(B, b1 + j), load4(B, b2 + j)
+        s = load4(A, a0 + j)
+        c00, c01, c02 = fma4(s, z0, c00), fma4(s, z1, c01), fma4(s, z2, c02)
+        s = load4(A, a1 + j)
+        c10, c11, c12 = fma4(s, z0, c10), fma4(s, z1, c11), fma4(s, z2, c12)
+        s = load4(A, a2 + j)
+        c20, c21, c22 = fma4(s, z0, c20), fma4(s, z1, c21), fma4(s, z2, c22)
+        s = load4(A, a3 + j)
+        c30, c31, c32 = fma4(s, z0, c30), fma4(s, z1, c31), fma4(s, z2, c32)
+    top_i, top_k = min(3, last_i - i), min(2, last_k - k)
+    for t, c0, c1, c2 in ((3, c30, c31, c32), (2, c20, c21, c22), (1, c10, c11, c12), (0, c00, c01, c02)):
+        r = i + min(t, top_i)
+        C[r, k + min(2, top_k)] = sum4(c2)
+        C[r, k + min(1, top_k)] = sum4(c1)
+        C[r, k] = sum4(c0)
+
+
+@kernel
+def gemm_nt(A, B, C, i0, i1):
+    """``C[i0:i1] = A[i0:i1] @ B^T`` with A (n, m), B (K, m), C (n, K); m a multiple of 4.
+
+    Pad the rows of A and B with zeros to a multiple of 4 columns. Every entry is a fixed
+    sequence of 4-lane fused multiply-adds over the columns in order, then one :func:`sum4`.
+    """
+    for k in range(0, B.shape[0], NT_COLS):   # a tile of B's rows stays in cache while the rows of A pass
+        for i in range(i0, i1, NT_ROWS):
+            _nt_tile(A, B, C, i, k, i1)

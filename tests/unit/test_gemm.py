@@ -1,4 +1,4 @@
-"""theorytk._gemm's register-tiled products equal NumPy's, on every tile-edge case (6 x 8 tiles)."""
+"""theorytk._gemm's register-tiled products equal NumPy's, on every tile-edge case (6 x 8 tiles; 4 x 3 for gemm_nt)."""
 import numpy as np
 import pytest
 
@@ -61,3 +61,16 @@ def test_column_sums_equal_numpy(rows, cols):
     _gemm.column_sums(g, out, 2, 2 + rows)
     # summation order only (rows in order vs NumPy's pairwise sum)
     np.testing.assert_allclose(out, g[2:2 + rows].sum(axis=0), rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("rows", [1, 3, 4, 5, 33])                # around the 4-row tile (NT_ROWS)
+@pytest.mark.parametrize("k_dim", [1, 2, 3, 4, 5, 21])             # around the 3-column tile (NT_COLS)
+@pytest.mark.parametrize("width", [4, 8, 24])                      # columns: a multiple of 4, as documented
+def test_gemm_nt_equals_numpy_on_a_row_range(rows, k_dim, width):
+    rng = np.random.default_rng(rows * 1000 + k_dim * 10 + width)
+    a, b = rng.standard_normal((rows + 5, width)), rng.standard_normal((k_dim, width))
+    c = np.full((rows + 5, k_dim), np.nan)
+    _gemm.gemm_nt(a, b, c, 2, 2 + rows)
+    # summation order only (4-lane partial sums, then sum4), as for the products above
+    np.testing.assert_allclose(c[2:2 + rows], a[2:2 + rows] @ b.T, rtol=1e-12, atol=1e-12)
+    assert np.isnan(c[:2]).all() and np.isnan(c[2 + rows:]).all()    # rows outside the range untouched
