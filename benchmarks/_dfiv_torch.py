@@ -77,7 +77,7 @@ def _stage2_features(p, xi):
     return (p1[:, :, None] * x1[:, None, :]).reshape(p.shape[0], -1)
 
 
-def fit_predict(data, *, seed=0, dtype="float64", batch_norm=False, epochs=100, threads=None):
+def fit_predict(data, *, seed=0, dtype="float64", batch_norm=False, epochs=100, threads=None, standardise=True):
     """Fit DFIV with PyTorch on ``data`` (``theorytk.dfiv.demand_design``); return ``(seconds, test_mse)``.
 
     ``seconds`` is the wall time of the training, from network construction to the final
@@ -94,7 +94,7 @@ def fit_predict(data, *, seed=0, dtype="float64", batch_norm=False, epochs=100, 
         torch.set_num_threads(int(threads))
     try:
         start = time.perf_counter()
-        predict = _train(torch, data, seed, torch_dtype, batch_norm, epochs)
+        predict = _train(torch, data, seed, torch_dtype, batch_norm, epochs, standardise)
         seconds = time.perf_counter() - start
         with torch.no_grad():
             mse = data.mse(predict)
@@ -103,10 +103,14 @@ def fit_predict(data, *, seed=0, dtype="float64", batch_norm=False, epochs=100, 
     return seconds, mse
 
 
-def _train(torch, data, seed, dtype, batch_norm, epochs):
+def _train(torch, data, seed, dtype, batch_norm, epochs, standardise):
     s1, s2 = data.stage1, data.stage2
-    std_t, std_w, std_z = _standardiser(s1.x[:, 0:1]), _standardiser(s1.x[:, 1:3]), _standardiser(s1.z)
-    y_scale = float(np.std(s2.y)) or 1.0
+    if standardise:
+        std_t, std_w, std_z = _standardiser(s1.x[:, 0:1]), _standardiser(s1.x[:, 1:3]), _standardiser(s1.z)
+        y_scale = float(np.std(s2.y)) or 1.0
+    else:
+        std_t = std_w = std_z = np.asarray
+        y_scale = 1.0
 
     def tensor(a):
         return torch.as_tensor(np.ascontiguousarray(a), dtype=dtype)
@@ -177,6 +181,115 @@ def _train(torch, data, seed, dtype, batch_norm, epochs):
             return (f @ u).double().numpy().reshape(-1) * y_scale
 
     return predict
+
+
+AUTHORS_ENV = "THEORYTK_DFIV_AUTHORS"
+"""Environment variable naming a checkout of ``liyuan9988/DeepFeatureIV`` (the authors' code; never vendored)."""
+
+AUTHORS_DEMAND_PARAMS = {"lam1": 0.1, "lam2": 0.1, "stage1_iter": 20, "covariate_iter": 20, "stage2_iter": 1,
+                         "n_epoch": 100, "split_ratio": 0.5, "treatment_weight_decay": 0.0,
+                         "instrumental_weight_decay": 0.0, "covariate_weight_decay": 0.1}
+"""``train_params`` of their ``final_configs/dfiv_low_dim/configs.json``."""
+
+
+def authors_checkout():
+    """The path in :data:`AUTHORS_ENV` if it holds the authors' ``src/models/DFIV/trainer.py``, else None."""
+    import os
+
+    root = os.environ.get(AUTHORS_ENV)
+    if root and os.path.isfile(os.path.join(root, "src", "models", "DFIV", "trainer.py")):
+        return root
+    return None
+
+
+def _authors_modules(root):
+    """Their ``DFIVTrainer``, ``DFIVModel`` and data classes, imported from the checkout at ``root``.
+
+    Their ``src/data/__init__.py`` imports torchvision (for the MNIST variant) only to offer
+    data generators that we do not use: ``src.data`` is registered as a bare package over their
+    directory, so that ``src.data.data_class`` and the trainer import without it.
+    """
+    import sys
+    import types
+
+    if root not in sys.path:
+        sys.path.insert(0, root)
+    if "src.data" not in sys.modules:
+        import os
+
+        import src
+
+        package = types.ModuleType("src.data")
+        package.__path__ = [os.path.join(root, "src", "data")]
+        package.generate_train_data = package.generate_test_data = None   # the trainer's names; never called here
+        sys.modules["src.data"] = package
+        src.data = package
+    from src.data.data_class import TestDataSet, TestDataSetTorch, TrainDataSet, TrainDataSetTorch
+    from src.models.DFIV.model import DFIVModel
+    from src.models.DFIV.trainer import DFIVTrainer
+
+    return DFIVTrainer, DFIVModel, TrainDataSet, TrainDataSetTorch, TestDataSet, TestDataSetTorch
+
+
+def authors_fit_predict(data, *, seed=0, threads=None, epochs=None, root=None):
+    """Fit the authors' own DFIV (their ``DFIVTrainer`` methods, unchanged) on ``data``; ``(seconds, test_mse)``.
+
+    Their ``train()`` draws its own data and splits it at random; here the epochs of
+    ``train()`` run on our ``data.stage1`` / ``data.stage2`` (raw units, float32, as their
+    ``TrainDataSetTorch.from_numpy``) after ``torch.manual_seed(seed)`` (their code leaves the
+    initialisation unseeded): per epoch ``stage1_update``, ``update_covariate_net``,
+    ``stage2_update``, then ``DFIVModel.fit_t`` with lam * N, as in ``train()``. The MSE is
+    ``data.mse`` of their ``predict_t`` in eval mode on our test grid. ``seconds`` covers the
+    trainer's construction to the final fit. ``root`` defaults to :func:`authors_checkout`.
+    """
+    import torch
+
+    root = root or authors_checkout()
+    if root is None:
+        raise ValueError(f"the authors' code was not found: set {AUTHORS_ENV} to a checkout of "
+                         "liyuan9988/DeepFeatureIV")
+    DFIVTrainer, DFIVModel, TrainDataSet, TrainDataSetTorch, _, _ = _authors_modules(root)
+    params = dict(AUTHORS_DEMAND_PARAMS)
+    if epochs is not None:
+        params["n_epoch"] = int(epochs)
+
+    def stage(sample):
+        return TrainDataSetTorch.from_numpy(TrainDataSet(treatment=sample.x[:, 0:1], instrumental=sample.z,
+                                                         covariate=sample.x[:, 1:3], outcome=sample.y[:, None],
+                                                         structural=data.structural(sample.x)[:, None]))
+
+    first, second = stage(data.stage1), stage(data.stage2)
+    previous_threads = torch.get_num_threads()
+    if threads is not None:
+        torch.set_num_threads(int(threads))
+    try:
+        start = time.perf_counter()
+        torch.manual_seed(seed)
+        trainer = DFIVTrainer({"data_name": "demand", "data_size": data.params["n"], "rho": data.params["rho"]}, params)
+        trainer.lam1 *= first.treatment.shape[0]
+        trainer.lam2 *= second.treatment.shape[0]
+        for _ in range(trainer.n_epoch):
+            trainer.stage1_update(first, 0)
+            trainer.update_covariate_net(first, second, 0)
+            trainer.stage2_update(first, second, 0)
+        model = DFIVModel(trainer.treatment_net, trainer.instrumental_net, trainer.covariate_net,
+                          trainer.add_stage1_intercept, trainer.add_stage2_intercept)
+        model.fit_t(first, second, trainer.lam1, trainer.lam2)
+        seconds = time.perf_counter() - start
+        for net in (trainer.treatment_net, trainer.instrumental_net, trainer.covariate_net):
+            net.train(False)
+
+        def predict(x):
+            x = np.asarray(x, dtype=float)
+            with torch.no_grad():
+                out = model.predict_t(torch.tensor(x[:, 0:1], dtype=torch.float32),
+                                      torch.tensor(x[:, 1:3], dtype=torch.float32))
+            return out.double().numpy().reshape(-1)
+
+        mse = data.mse(predict)
+    finally:
+        torch.set_num_threads(previous_threads)
+    return seconds, mse
 
 
 def main(argv=None, seeds=(0, 1, 2), rho=0.5, n=5000):

@@ -3,8 +3,10 @@ import numpy as np
 import pytest
 
 from theorytk.dfiv import _kernels, reference, two_stage
+from theorytk.dfiv._kernels import AdamHyper, AdamState
 from theorytk.dfiv.data import circle_embedding, circle_iv
 from theorytk.dfiv.dfiv import DFIV, STAGE_OPS
+from theorytk.dfiv._stage_kernels import RidgeLoss, StepWork
 from theorytk.dfiv.features import MLP
 from tests._threads import on_one_and_two_threads
 
@@ -51,9 +53,9 @@ def _adam_steps(backend, kind, n, k_x, iters, seed):
     predicted = np.empty((n, 0)) if stage1 else rng.standard_normal((n, k_x))
     targets = rng.standard_normal((n, k_x if stage1 else 1))
     ops = STAGE_OPS[backend]
-    loss = (kind, predicted, targets, 0.1)
+    loss = RidgeLoss(kind, predicted, targets, 0.1)
     feature_grad = np.full((n, 5), np.nan)
-    net.train(x, iters, ops.adam_steps, loss, (feature_grad, *ops.scratch(loss, 5)), 1e-2, weight_decay=1e-3)
+    net.train(x, iters, ops.adam_steps, loss, StepWork(feature_grad, *ops.scratch(loss, 5)), 1e-2, weight_decay=1e-3)
     return net.params, net.grad, feature_grad
 
 
@@ -108,7 +110,7 @@ def test_adam_matches_reference():
     for ops in (_kernels, reference):
         p, m, v = p0.copy(), np.zeros(50), np.zeros(50)
         for t in range(1, 4):
-            ops.adam_step(p, g * t, m, v, (1e-2, 0.9, 0.999, 1e-8, 1e-3), t)
+            ops.adam_step(p, AdamState(g * t, m, v), AdamHyper(1e-2, 0.9, 0.999, 1e-8, 1e-3), t)
         out.append(p)
     # the same formula; the kernel's fastmath may contract it into FMAs and reassociate: a few
     # ulps per step over three steps, so 1e-12 (~5e3 ulps) still catches any wrong term

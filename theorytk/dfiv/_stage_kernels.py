@@ -17,37 +17,50 @@ for the small serial solve:
 3. per run of parameters: the block rows summed in order and the Adam update.
 
 Every sum runs in block order over a partition that depends on n only, so the result is the
-same on any number of threads. Called from Python, one step took five parallel regions, each
-a wake-up of the sleeping threads (18-87 us here, see :mod:`theorytk._jit`), and about
-0.2 ms of interpreter work. Measured on the instrument net of the demand design (3-128-64-32,
-2500 rows; medians of 12 interleaved runs of 20 steps, this 2-core VM): 3.66 ms a step
-against 4.19 ms for the per-call path on two threads, 6.15 against 6.87 ms on one, together
-with the per-thread delta buffers of :func:`~theorytk.dfiv._kernels.backward_rows`.
+same on any number of threads. A network with batch-normalised layers (training mode, as in
+the authors' loops) adds a parallel pass per normalised layer in each direction
+(:func:`~theorytk.dfiv._kernels.forward_segments`, :func:`~theorytk.dfiv._kernels.backward_segments`).
+Why one kernel instead of one Python call per step (each parallel region wakes the sleeping
+threads), with the timings, is in ``benchmarks/MEASUREMENTS.md``.
 
 The plain-NumPy twin, :func:`theorytk.dfiv.reference.adam_steps`, loops over the reference
 network kernels and the closed forms of :mod:`~theorytk.dfiv.two_stage`; tests assert
 equality. No validation: DFIV builds the inputs.
 """
+from collections import namedtuple
+
 import numpy as np
 from numba import get_thread_id, prange
 
 from theorytk._gemm import TILE_COLS, gram_upper
 from theorytk._jit import kernel
-from theorytk.dfiv._kernels import (adam_update, backward_rows, block_rows, chunk_range, forward_rows,
-                                   layer_activations, n_blocks, n_chunks, sum_blocks, transpose_weights)
+from theorytk.dfiv._kernels import (adam_update, backward_segments, block_rows, chunk_range, final_rows,
+                                   forward_segments, layer_activations, n_blocks, n_chunks, sum_blocks, top_rows,
+                                   transpose_weights)
 from theorytk.dfiv.two_stage import STAGE1_LOSS
+
+RidgeLoss = namedtuple("RidgeLoss", "kind predicted targets lam")
+RidgeLoss.__doc__ = r"""A profiled ridge loss of :func:`adam_steps`.
+
+kind : ``STAGE1_LOSS`` (:math:`L_1` with targets :math:`\Psi_1` (n, k_x); ``predicted``
+unused, (n, 0)) or ``OUTCOME_LOSS`` (:math:`L_2` in the covariate features, with ``predicted``
+:math:`\Phi_2\hat V^\top` (n, k_x) and targets :math:`y_2` (n, 1)); lam : the stage's ridge penalty.
+"""
+
+StepWork = namedtuple("StepWork", "feature_grad aug grams")
+StepWork.__doc__ = """Work arrays of :func:`adam_steps`: an (n, k) array for dL/d(features), then :func:`scratch`."""
 
 
 def scratch(loss, k_features):
-    """``(aug, grams)`` work arrays of :func:`adam_steps` for ``loss`` and a network of ``k_features`` outputs.
+    """``(aug, grams)`` work arrays of :func:`adam_steps` for a :class:`RidgeLoss` and a network of ``k_features`` outputs.
 
     The design with its targets is rounded up to whole register tiles with zero columns,
     which add nothing to the Gram matrices but keep :func:`theorytk._gemm.gram_upper` on
     whole tiles.
     """
-    kind, predicted, targets, _ = loss
-    n = targets.shape[0]
-    width = -(-sum(design_shape(kind, k_features, predicted.shape[1], targets.shape[1])) // TILE_COLS) * TILE_COLS
+    n = loss.targets.shape[0]
+    width = -(-sum(design_shape(loss.kind, k_features, loss.predicted.shape[1], loss.targets.shape[1])) // TILE_COLS)
+    width *= TILE_COLS
     return np.zeros((n, width)), np.zeros((n_blocks(n), width, width))
 
 
@@ -164,55 +177,47 @@ def _gradient_rows(kind, features, predicted, aug, weights, grad, i0, i1):
 
 
 @kernel(parallel=True)
-def adam_steps(network, scratch, state, hyper, t, iters, loss, work):
+def adam_steps(net, scratch, state, hyper, t, iters, loss, work):
     r"""``iters`` full-batch Adam steps of a feature network on a profiled ridge loss, in place.
+
+    Normalised layers run in training mode (batch statistics; the running ones updated at
+    every step, as PyTorch's ``BatchNorm1d`` in ``train()`` mode).
 
     Parameters
     ----------
-    network : tuple
-        ``(x, params, sizes, output_relu, acts)``: inputs, flat parameters, widths,
-        output activation and the activation buffer of :mod:`theorytk.dfiv._kernels`.
-    scratch : tuple
-        :func:`theorytk.dfiv._kernels.backward_scratch` ``(sizes, n)``.
-    state : tuple
-        ``(grad, m, v)``: the gradient (left holding the last step's) and Adam's moments.
-    hyper : tuple
-        ``(lr, beta1, beta2, eps, weight_decay)``.
+    net : theorytk.dfiv._kernels.Network
+    scratch : theorytk.dfiv._kernels.BackwardScratch
+        :func:`theorytk.dfiv._kernels.backward_scratch` for the network and n rows.
+    state : theorytk.dfiv._kernels.AdamState
+        The gradient (left holding the last step's) and Adam's moments.
+    hyper : theorytk.dfiv._kernels.AdamHyper
     t : int
         Adam steps taken so far (the bias corrections continue from it).
     iters : int
-    loss : tuple
-        ``(kind, predicted, targets, lam)``. ``STAGE1_LOSS``: :math:`L_1` with targets
-        :math:`\Psi_1` (n, k_x), ``predicted`` unused; ``OUTCOME_LOSS``: :math:`L_2` in the
-        covariate features, with ``predicted`` :math:`\Phi_2\hat V^\top` (n, k_x) and targets
-        :math:`y_2` (n, 1). ``lam`` is the stage's ridge penalty.
-    work : tuple
-        ``(feature_grad, aug, grams)``: an (n, k) array for dL/d(features) and :func:`scratch`
-        ``(loss, k)``.
+    loss : RidgeLoss
+    work : StepWork
     """
-    x, params, sizes, output_relu, acts = network
-    deltas, partial, weights_t = scratch
-    grad, m, v = state
-    kind, predicted, targets, lam = loss
-    feature_grad, aug, grams = work
-    n = x.shape[0]
+    n = net.x.shape[0]
     blocks = n_blocks(n)
-    features = layer_activations(acts, sizes, n, sizes.size - 1)
-    k, columns = design_shape(kind, features.shape[1], predicted.shape[1], targets.shape[1])
+    sizes = net.sizes
+    features = layer_activations(net.acts, sizes, n, sizes.size - 1)
+    k, columns = design_shape(loss.kind, features.shape[1], loss.predicted.shape[1], loss.targets.shape[1])
+    grad = state.grad
     for step in range(iters):
+        first = forward_segments(net)
         for blk in prange(blocks):
             i0, i1 = block_rows(n, blk)
-            forward_rows(x, params, sizes, output_relu, acts, i0, i1)
-            _design_rows(kind, features, predicted, targets, aug, i0, i1)
-            gram_upper(aug, grams[blk], i0, i1)
-        weights = _ridge(aug, grams, k, columns, lam)
-        transpose_weights(params, sizes, weights_t)
+            final_rows(net, first, i0, i1, True)
+            _design_rows(loss.kind, features, loss.predicted, loss.targets, work.aug, i0, i1)
+            gram_upper(work.aug, work.grams[blk], i0, i1)
+        weights = _ridge(work.aug, work.grams, k, columns, loss.lam)
+        transpose_weights(net.params, sizes, scratch.weights_t)
         for blk in prange(blocks):
             i0, i1 = block_rows(n, blk)
-            _gradient_rows(kind, features, predicted, aug, weights, feature_grad, i0, i1)
-            backward_rows(x, weights_t, sizes, output_relu, acts, feature_grad, deltas[get_thread_id()], partial[blk],
-                          i0, i1)
+            _gradient_rows(loss.kind, features, loss.predicted, work.aug, weights, work.feature_grad, i0, i1)
+            top_rows(net, scratch, work.feature_grad, scratch.partial[blk], scratch.deltas[get_thread_id()], i0, i1)
+        backward_segments(net, scratch)
         for chunk in prange(n_chunks(grad.size)):
             k0, k1 = chunk_range(grad.size, chunk)
-            sum_blocks(partial, grad, k0, k1)
-            adam_update(params, grad, m, v, hyper, t + step + 1, k0, k1)
+            sum_blocks(scratch.partial, grad, k0, k1)
+            adam_update(net.params, state, hyper, t + step + 1, k0, k1)

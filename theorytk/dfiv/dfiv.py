@@ -23,9 +23,13 @@ features, all penalised; penalties scaled by the sample size, as in the code's
 
 All three gradients come from the envelope theorem (:mod:`~theorytk.dfiv.two_stage`). Then
 :math:`\hat f(x, w) = ([\psi(x), 1]\otimes[\xi(w), 1])\hat u`. Differences from the
-authors' code, all documented choices: inputs are standardised with stage-1 statistics
-(the code feeds raw inputs and has a BatchNorm layer in the instrument and covariate nets;
-we have no BatchNorm); the outcome is divided by its stage-2 standard deviation during
+authors' code, all documented choices: by default the network inputs are standardised with
+stage-1 statistics (``standardize_inputs``; the authors feed raw inputs, and
+:func:`demand_dfiv` does too); batch normalisation only where asked (``instrument_batch_norm``,
+``covariate_batch_norm``: :func:`demand_dfiv` puts it where the authors' demand nets have it,
+in PyTorch's train/eval modes as their trainer switches them: training-mode statistics
+during each network's own Adam steps, the running statistics everywhere else, prediction
+included); the outcome is divided by its stage-2 standard deviation during
 training and the predictions multiplied back (this makes the fit exactly equivariant to
 scaling y, and Adam is invariant to the loss scale); the losses are means, not sums.
 Early stopping: with a ``validation`` sample the networks with the smallest validation loss
@@ -38,6 +42,7 @@ from threadpoolctl import threadpool_limits
 from theorytk import _validate
 from theorytk.errors import NotFitted, TrainingDiverged
 from theorytk.dfiv import _stage_kernels, reference, two_stage
+from theorytk.dfiv._stage_kernels import RidgeLoss, StepWork
 from theorytk.dfiv.features import BACKENDS, MLP, Workspace
 from theorytk.dfiv.selection import check_stages
 from theorytk.random import child_generators
@@ -96,13 +101,16 @@ def _identity(a):
 
 
 class _Inputs:
-    """Column selection, an optional input map and standardisation by reference-sample statistics."""
+    """Column selection, an optional input map and (if ``standardize``) standardisation by reference-sample statistics."""
 
-    def __init__(self, columns, fn, reference):
+    def __init__(self, columns, fn, reference, standardize=True):
         self.columns, self.fn = columns, fn
         u = self._mapped(reference)
-        sd = u.std(axis=0)
-        self.mean, self.sd = u.mean(axis=0), np.where(sd > 0, sd, 1.0)
+        if standardize:
+            sd = u.std(axis=0)
+            self.mean, self.sd = u.mean(axis=0), np.where(sd > 0, sd, 1.0)
+        else:
+            self.mean, self.sd = np.zeros(u.shape[1]), np.ones(u.shape[1])
 
     def _mapped(self, a):
         a = np.asarray(a, dtype=float)
@@ -149,6 +157,12 @@ class DFIV:
         the treatment map sees the non-covariate columns of x.
     eval_every : int
         Epochs between validation checks when a validation sample is given.
+    standardize_inputs : bool
+        Standardise every network input by the mean and sd of its stage-1 values (after the
+        input map). False feeds the inputs as they are, as the authors' code does.
+    instrument_batch_norm, covariate_batch_norm : tuple of int
+        Dense layers of the instrument and covariate networks (0 = the first) whose products
+        are batch-normalised before their activation (:class:`~theorytk.dfiv.features.MLP`).
     backend : {"numba", "numpy"}
         "numpy" runs the plain-NumPy reference twin (for tests and the benchmark).
 
@@ -162,7 +176,8 @@ class DFIV:
     def __init__(self, treatment_layers=(32,), instrument_layers=(32,), treatment_features=8, instrument_features=16,
                  lam1=0.1, lam2=0.1, epochs=100, stage1_iter=20, stage2_iter=1, lr=1e-3, schedule="constant",
                  weight_decay=0.0, covariates=None, covariate_layers=(128, 32), covariate_features=16,
-                 covariate_iter=20, treatment_input=None, instrument_input=None, eval_every=5, backend="numba"):
+                 covariate_iter=20, treatment_input=None, instrument_input=None, eval_every=5, standardize_inputs=True,
+                 instrument_batch_norm=(), covariate_batch_norm=(), backend="numba"):
         def widths(name, layers):
             return tuple(_validate.integer(f"{name} entry", w, minimum=1) for w in layers)
 
@@ -191,6 +206,12 @@ class DFIV:
         self.treatment_input = treatment_input or _identity
         self.instrument_input = instrument_input or _identity
         self.eval_every = _validate.integer("eval_every", eval_every, minimum=1)
+        self.standardize_inputs = _validate.flag("standardize_inputs", standardize_inputs)
+        def norm_layers(name, layers, hidden):
+            return tuple(_validate.integer(f"{name} entry", l, minimum=0, maximum=len(hidden)) for l in layers)
+
+        self.instrument_batch_norm = norm_layers("instrument_batch_norm", instrument_batch_norm, self.instrument_layers)
+        self.covariate_batch_norm = norm_layers("covariate_batch_norm", covariate_batch_norm, self.covariate_layers)
         self.backend = _validate.choice("backend", backend, BACKENDS)
 
     def _lr(self, epoch):
@@ -236,16 +257,18 @@ class DFIV:
         self.treatment_net = MLP((self._t_in.mean.size, *self.treatment_layers, self.treatment_features), rng_t,
                                  self.backend)
         self.instrument_net = MLP((self._z_in.mean.size, *self.instrument_layers, self.instrument_features), rng_z,
-                                  self.backend)
+                                  self.backend, batch_norm=self.instrument_batch_norm)
         self.covariate_net = None
         if self.covariates is not None:
             self.covariate_net = MLP((self._w_in.mean.size, *self.covariate_layers, self.covariate_features), rng_w,
-                                     self.backend, output="relu")
+                                     self.backend, output="relu", batch_norm=self.covariate_batch_norm)
 
     def _fit(self, stage1, stage2, validation, seed):
-        self._t_in = _Inputs(self._treatment_columns(stage1.x.shape[1]), self.treatment_input, stage1.x)
-        self._z_in = _Inputs(None, self.instrument_input, stage1.z)
-        self._w_in = None if self.covariates is None else _Inputs(list(self.covariates), _identity, stage1.x)
+        standardize = self.standardize_inputs
+        self._t_in = _Inputs(self._treatment_columns(stage1.x.shape[1]), self.treatment_input, stage1.x, standardize)
+        self._z_in = _Inputs(None, self.instrument_input, stage1.z, standardize)
+        self._w_in = None if self.covariates is None else _Inputs(list(self.covariates), _identity, stage1.x,
+                                                                  standardize)
         self._nets(seed)
         tx1, iz1, iz2 = self._t_in(stage1.x), self._z_in(stage1.z), self._z_in(stage2.z)
         w2 = self._covariate_inputs(stage2.x)
@@ -313,15 +336,15 @@ class DFIV:
         ops = STAGE_OPS[self.backend]
         if net not in self._step_work:
             k = int(net.sizes[-1])
-            self._step_work[net] = (np.empty((inputs.shape[0], k)), *ops.scratch(loss, k))
+            self._step_work[net] = StepWork(np.empty((inputs.shape[0], k)), *ops.scratch(loss, k))
         net.train(inputs, iters, ops.adam_steps, loss, self._step_work[net], lr, self.weight_decay)
 
     def _stage1_steps(self, iz1, psi1, lr):
-        loss = (two_stage.STAGE1_LOSS, np.empty((psi1.shape[0], 0)), psi1, self.lam1)
+        loss = RidgeLoss(two_stage.STAGE1_LOSS, np.empty((psi1.shape[0], 0)), psi1, self.lam1)
         self._feature_steps(self.instrument_net, iz1, lr, self.stage1_iter, loss)
 
     def _covariate_steps(self, predicted2, w2, y2, lr):
-        loss = (two_stage.OUTCOME_LOSS, predicted2, y2.reshape(-1, 1), self.lam2)
+        loss = RidgeLoss(two_stage.OUTCOME_LOSS, predicted2, y2.reshape(-1, 1), self.lam2)
         self._feature_steps(self.covariate_net, w2, lr, self.covariate_iter, loss)
 
     def _closed_form(self, tx1, iz1, iz2, w2, y2):
@@ -400,13 +423,15 @@ class DFIV:
 DEMAND_SETTINGS = dict(treatment_layers=(16,), instrument_layers=(128, 64), treatment_features=1,
                        instrument_features=32, lam1=0.1, lam2=0.1, epochs=100, stage1_iter=20, stage2_iter=1,
                        lr=1e-3, covariates=(1, 2), covariate_layers=(128, 32), covariate_features=16,
-                       covariate_iter=20)
+                       covariate_iter=20, standardize_inputs=False, instrument_batch_norm=(2,),
+                       covariate_batch_norm=(1,))
 """The authors' demand-design configuration (``final_configs/dfiv_low_dim/configs.json`` and
 ``nn_structure_for_demand.py`` of ``liyuan9988/DeepFeatureIV``): treatment net 1-16-1 on the
 price, instrument net 3-128-64-32 on (cost, time, emotion), covariate net 2-128-32-16 (ReLU
 output) on (time, emotion); lam1 = lam2 = 0.1; 100 epochs of 20 stage-1, 20 covariate and 1
-stage-2 full-batch Adam steps at lr 1e-3. Without their BatchNorm layers (see the module
-docstring) and with their covariate weight decay rescaled to ours (see ``weight_decay``)."""
+stage-2 full-batch Adam steps at lr 1e-3; raw inputs; BatchNorm1d on the instrument net's
+output (its third product) and on the covariate net's second product, before its ReLU. Their
+covariate weight decay is rescaled to ours (see ``weight_decay``)."""
 
 
 def demand_dfiv(**overrides):

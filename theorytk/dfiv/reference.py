@@ -16,6 +16,7 @@
 import numpy as np
 
 from theorytk.dfiv import two_stage
+from theorytk.dfiv._kernels import (BATCH_INV_STD, BATCH_MEAN, NORM_EPS, NORM_MOMENTUM, RUNNING_MEAN, RUNNING_VAR)
 
 
 def _layers(params, sizes):
@@ -27,55 +28,110 @@ def _layers(params, sizes):
     return out
 
 
+def _norm_params(params, sizes, norm_at, layer):
+    """``(gamma, beta)`` of normalised layer ``layer``: after the dense layers, 2 x width per normalised layer."""
+    at = sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:])) + 2 * norm_at[layer]
+    w = sizes[layer + 1]
+    return params[at:at + w], params[at + w:at + 2 * w]
+
+
+def _norm_view(buffer, sizes, norm_at, n, layer):
+    """The (n, width) block of normalised layer ``layer`` in a flat (n C) buffer."""
+    w = sizes[layer + 1]
+    return buffer[n * norm_at[layer]:n * (norm_at[layer] + w)].reshape(n, w)
+
+
 def _activation_views(acts, sizes, n):
     """``[a_1, ..., a_L]``: views of the flat activation buffer, layer by layer, (n, sizes[l]) each."""
     bounds = np.concatenate([[0], np.cumsum(n * np.asarray(sizes[1:]))])
     return [acts[bounds[l]:bounds[l + 1]].reshape(n, sizes[l + 1]) for l in range(len(sizes) - 1)]
 
 
-def mlp_forward(x, params, sizes, output_relu, acts):
-    """Fill the activations of layers 1..L: ``a_{l+1} = act(a_l W_l + b_l)``, whole arrays, layer by layer."""
-    layers = _layers(params, sizes)
-    a = x
-    for l, ((w, b), out) in enumerate(zip(layers, _activation_views(acts, sizes, x.shape[0]))):
+def _activated(net, layer):
+    return layer < len(net.sizes) - 2 or net.output_relu
+
+
+def _normalize(net, layer, z, training):
+    r"""Batch normalisation of the product z of layer ``layer`` (Ioffe & Szegedy 2015, Alg. 1; PyTorch's ``BatchNorm1d``).
+
+    Training: :math:`\hat z = (z - \bar z)/\sqrt{\mathrm{var}(z) + \epsilon}` (biased variance),
+    running mean and unbiased variance moved by :data:`~theorytk.dfiv._kernels.NORM_MOMENTUM`;
+    evaluation: the running statistics in place of the batch's. Returns :math:`\gamma\hat z + \beta`.
+    """
+    n = z.shape[0]
+    gamma, beta = _norm_params(net.params, net.sizes, net.norm_at, layer)
+    cols = slice(net.norm_at[layer], net.norm_at[layer] + z.shape[1])
+    stats = net.stats
+    if training:
+        mean, var = z.mean(axis=0), z.var(axis=0)
+        stats[BATCH_MEAN, cols], stats[BATCH_INV_STD, cols] = mean, 1.0 / np.sqrt(var + NORM_EPS)
+        stats[RUNNING_MEAN, cols] = (1 - NORM_MOMENTUM) * stats[RUNNING_MEAN, cols] + NORM_MOMENTUM * mean
+        stats[RUNNING_VAR, cols] = (1 - NORM_MOMENTUM) * stats[RUNNING_VAR, cols] + NORM_MOMENTUM * var * n / (n - 1)
+        zhat = (z - mean) / np.sqrt(var + NORM_EPS)
+        _norm_view(net.normalized, net.sizes, net.norm_at, n, layer)[...] = zhat
+    else:
+        zhat = (z - stats[RUNNING_MEAN, cols]) / np.sqrt(stats[RUNNING_VAR, cols] + NORM_EPS)
+    return gamma * zhat + beta
+
+
+def mlp_forward(net, training):
+    """Fill the activations of layers 1..L: ``a_{l+1} = act(norm(a_l W_l + b_l))``, whole arrays, layer by layer."""
+    layers = _layers(net.params, net.sizes)
+    a = net.x
+    for l, ((w, b), out) in enumerate(zip(layers, _activation_views(net.acts, net.sizes, net.x.shape[0]))):
         pre = a @ w + b
-        out[...] = np.maximum(pre, 0.0) if (l < len(layers) - 1 or output_relu) else pre
+        if net.norm_at[l] >= 0:
+            pre = _normalize(net, l, pre, training)
+        out[...] = np.maximum(pre, 0.0) if _activated(net, l) else pre
         a = out
 
 
-def backward_scratch(sizes, n):
+def backward_scratch(sizes, n, norm_columns=0):
     """None: the twin allocates its temporaries as it goes (the kernels' work arrays, :func:`theorytk.dfiv._kernels.backward_scratch`)."""
     return None
 
 
-def mlp_backward(x, params, sizes, output_relu, acts, grad_out, grad, scratch=None):
-    """dL/dparams into ``grad`` by the chain rule, layer by layer (``scratch`` is unused)."""
-    layers = _layers(params, sizes)
-    grads = _layers(grad, sizes)
-    views = [x] + _activation_views(acts, sizes, x.shape[0])
+def mlp_backward(net, grad_out, grad, scratch=None):
+    r"""dL/dparams into ``grad`` by the chain rule, layer by layer (``scratch`` is unused).
+
+    After a training-mode forward pass if ``net`` has normalised layers: there
+    :math:`\partial L/\partial\gamma = \sum_i g_i\hat z_i`, :math:`\partial L/\partial\beta = \sum_i g_i`
+    and :math:`\partial L/\partial z = \gamma\sigma_B^{-1}(g - \bar g - \hat z\,\overline{g\hat z})`
+    (Ioffe & Szegedy 2015, Sec. 3), with g = dL/d(normalised output) and bars the means over rows.
+    """
+    layers = _layers(net.params, net.sizes)
+    grads = _layers(grad, net.sizes)
+    n = net.x.shape[0]
+    views = [net.x] + _activation_views(net.acts, net.sizes, n)
     g = grad_out.copy()
     for l in range(len(layers) - 1, -1, -1):
-        if l < len(layers) - 1 or output_relu:
+        if _activated(net, l):
             g[views[l + 1] <= 0.0] = 0.0
+        if net.norm_at[l] >= 0:
+            zhat = _norm_view(net.normalized, net.sizes, net.norm_at, n, l)
+            gamma, _ = _norm_params(net.params, net.sizes, net.norm_at, l)
+            d_gamma, d_beta = _norm_params(grad, net.sizes, net.norm_at, l)
+            d_gamma[...], d_beta[...] = (g * zhat).sum(axis=0), g.sum(axis=0)
+            inv_std = net.stats[BATCH_INV_STD, net.norm_at[l]:net.norm_at[l] + g.shape[1]]
+            g = gamma * inv_std * (g - g.mean(axis=0) - zhat * (g * zhat).mean(axis=0))
         grads[l][1][...] = g.sum(axis=0)
         grads[l][0][...] = views[l].T @ g
         g = g @ layers[l][0].T
 
 
-def adam_step(params, grad, m, v, hyper, t):
-    """One Adam update in place (PyTorch's form, coupled weight decay); ``hyper = (lr, beta1, beta2, eps, weight_decay)``."""
-    lr, beta1, beta2, eps, weight_decay = hyper
-    g = grad + weight_decay * params
-    m[...] = beta1 * m + (1.0 - beta1) * g
-    v[...] = beta2 * v + (1.0 - beta2) * g**2
-    m_hat = m / (1.0 - beta1**t)
-    v_hat = v / (1.0 - beta2**t)
-    params -= lr * m_hat / (np.sqrt(v_hat) + eps)
+def adam_step(params, state, hyper, t):
+    """One Adam update in place (PyTorch's form, coupled weight decay); ``state``, ``hyper`` as in :mod:`~theorytk.dfiv._kernels`."""
+    g = state.grad + hyper.weight_decay * params
+    state.m[...] = hyper.beta1 * state.m + (1.0 - hyper.beta1) * g
+    state.v[...] = hyper.beta2 * state.v + (1.0 - hyper.beta2) * g**2
+    m_hat = state.m / (1.0 - hyper.beta1**t)
+    v_hat = state.v / (1.0 - hyper.beta2**t)
+    params -= hyper.lr * m_hat / (np.sqrt(v_hat) + hyper.eps)
 
 
 def scratch(loss, k_features):
-    """No work arrays: the twin allocates as it goes (the kernel's: :func:`theorytk.dfiv._stage_kernels.scratch`)."""
-    return ()
+    """No work arrays (``aug`` and ``grams`` None): the twin allocates as it goes (the kernel's: :func:`theorytk.dfiv._stage_kernels.scratch`)."""
+    return None, None
 
 
 def feature_gradient(kind, features, predicted, targets, lam):
@@ -86,22 +142,18 @@ def feature_gradient(kind, features, predicted, targets, lam):
     return two_stage.covariate_gradient(two_stage.solve_stage2(predicted, targets[:, 0], lam, features))
 
 
-def adam_steps(network, scratch, state, hyper, t, iters, loss, work):
-    """``iters`` Adam steps of a feature network on a profiled ridge loss: forward, loss gradient, backward, update.
+def adam_steps(net, scratch, state, hyper, t, iters, loss, work):
+    """``iters`` Adam steps of a feature network on a profiled ridge loss: forward (training mode), loss gradient, backward, update.
 
     The arguments are those of :func:`theorytk.dfiv._stage_kernels.adam_steps` (``scratch``
-    and the work arrays after ``work[0]`` are unused).
+    and the work arrays after ``work.feature_grad`` are unused).
     """
-    x, params, sizes, output_relu, acts = network
-    grad, m, v = state
-    kind, predicted, targets, lam = loss
-    feature_grad = work[0]
     for step in range(iters):
-        mlp_forward(x, params, sizes, output_relu, acts)
-        features = _activation_views(acts, sizes, x.shape[0])[-1]
-        feature_grad[...] = feature_gradient(kind, features, predicted, targets, lam)
-        mlp_backward(x, params, sizes, output_relu, acts, feature_grad, grad)
-        adam_step(params, grad, m, v, hyper, t + step + 1)
+        mlp_forward(net, True)
+        features = _activation_views(net.acts, net.sizes, net.x.shape[0])[-1]
+        work.feature_grad[...] = feature_gradient(loss.kind, features, loss.predicted, loss.targets, loss.lam)
+        mlp_backward(net, work.feature_grad, state.grad)
+        adam_step(net.params, state, hyper, t + step + 1)
 
 
 def stage1_weights(instrument_features, treatment_features, lam1):
