@@ -35,7 +35,9 @@ def _kernel_runner(d, n, k, batch, steps):
 
     def run():
         V, W = _init(d)
-        _kernels.train(V, W, d, n, batch, seeds, k, eta, _kernels.COT, _kernels.ADAM, LR, 1.0, np.empty(steps))
+        ones = np.ones_like(V)
+        _kernels.train(V, W, ones, ones, d, n, batch, seeds, k, eta, _kernels.COT, _kernels.ADAM, LR, 1.0,
+                       np.empty(steps))
 
     return run
 
@@ -123,8 +125,8 @@ def main(cases=None):
         jax_time = median_seconds(jax_run) if jax_run else float("nan")
         p = regression_prompts(d, n, spec["rollout_prompts"], 0)
         V, W = _init(d)
-        roll_kernel = median_seconds(lambda: _kernels.rollout(V, W, p.X, p.y, p.w_star, k, 0.0))
-        roll_numpy = median_seconds(lambda: reference.rollout(V, W, p.X, p.y, p.w_star, k, 0.0), repeats=3)
+        roll_kernel = median_seconds(lambda: _kernels.rollout(V, W, p.X, p.y, p.w_star, k, 0.0, False))
+        roll_numpy = median_seconds(lambda: reference.rollout(V, W, p.X, p.y, p.w_star, k, 0.0, False), repeats=3)
         rows.append({
             "case": name, "kernel steps/s": steps / kernel, "numpy steps/s": steps / numpy_time,
             "jax steps/s": steps / jax_time, "kernel/numpy": numpy_time / kernel, "kernel/jax": jax_time / kernel,

@@ -19,14 +19,29 @@ What was confirmed (see each theorem's ``source``):
   ``tests/properties``.
 * Newton-Schulz (Giannou, Yang, Wang, Papailiopoulos, Lee, AISTATS 2025, arXiv 2403.03183):
   the residual squaring and the iteration count are derived here; the paper's own token
-  layout could not be read.
+  layout could not be read (the stored arXiv v1 HTML page gives the abstract and the first
+  paragraphs of the introduction only; searched again for this module).
+* The looped layer (Yang, Lee, Nowak, Papailiopoulos, ICLR 2024, arXiv 2311.12424; Gatmiry
+  et al., ICML 2024): in the preconditioned-GD form each loop is w <- w - gamma S (w - w*), so
+  K loops have the error E tr (I - gamma S)^{2K}; its defining equation
+  d/dgamma E tr (I - gamma S)^{2K} = 0 is exact here for K <= 2 only, because it needs
+  E tr W^m up to m = 2K and only m <= 4 are derived (:data:`LOOPED_EQUATION`,
+  :func:`looped_step`). With every entry trained two loops reach a larger family
+  (:data:`LOOPED_POLYNOMIAL_K2`).
+* General covariance x ~ N(0, Sigma): the no-CoT error of w_hat = v S w* and the optimum
+  V31 = -Gamma^{-1} (Javanmard et al. eq. 3.7 and Prop. 5.1 [secondary]), re-derived here from
+  E[S^2] = Sigma^2 + (Sigma^2 + tr Sigma Sigma)/n (Isserlis, checked by differentiating the
+  Gaussian moment generating function), stated for a two-level spectrum (d1 eigenvalues s1,
+  d2 eigenvalues s2: what the validation tests).
 """
 import sympy as sp
 
 from proofs.theorem import Source, Theorem
 
 d, n, k = sp.symbols("d n k", positive=True, integer=True)
+d1, d2 = sp.symbols("d1 d2", positive=True, integer=True)
 eta, gamma, s, v, a, kappa, eps, rho = sp.symbols("eta gamma s v a kappa eps rho", positive=True)
+s1, s2, lam, T, ratio = sp.symbols("s1 s2 lam T ratio", positive=True)
 
 HUANG = ("Huang, Wang, Lee, Transformers Learn to Implement Multi-step Gradient Descent with Chain of Thought, "
          "ICLR 2025, arXiv 2502.21212")
@@ -107,6 +122,19 @@ COT_ERROR_MP = {
     for steps in (1, 2)
 }
 
+COT_MP_GAP = {
+    steps: Theorem(
+        name=f"cot_error_mp_gap_k{steps}",
+        statement=f"E_{steps}/d - lim E_{steps}/d at d = ratio n: the finite-size gap to the Marchenko-Pastur limit",
+        expr=sp.factor(sp.expand((COT_ERROR[steps].expr / d).subs(d, ratio * n) - COT_ERROR_MP[steps].expr.subs(gamma, ratio))),
+        symbols=(n, ratio, eta),
+        source=Source(DERIVED, "the exact E_k (Wishart moments) minus its limit, at d = ratio n; its leading power in n is "
+                      "derived by sympy (Theorem.exponent)", "derived here",
+                      "At k = 1 the gap is exactly eta^2/n."),
+    )
+    for steps in (1, 2)
+}
+
 COT_FIXED_POINT = Theorem(
     name="cot_fixed_point",
     statement="the CoT loss vanishes at V31 W13 = -eta I, V31 W24 = eta I: each CoT column is one GD step",
@@ -160,6 +188,112 @@ LOOPED_ONE_STEP = Theorem(
                   "Gatmiry et al., ICML 2024: the looped optimum is multi-step preconditioned GD [secondary]."),
 )
 
+
+def _looped_equation(loops):
+    return sp.expand(sp.diff(cot_error_expr(loops, gamma), gamma))
+
+
+LOOPED_EQUATION = {
+    loops: Theorem(
+        name=f"looped_equation_K{loops}",
+        statement=f"d/dgamma E tr (I - gamma S)^{2 * loops} = 0 defines the looped step gamma_{loops} (K = {loops} loops, "
+                  "final-output loss, preconditioned-GD form)",
+        expr=_looped_equation(loops),
+        symbols=(d, n, gamma),
+        source=Source(DERIVED, f"each loop is w <- w - gamma S (w - w*) (W13 = I, W24 = -1, V31 = -gamma I), so the error "
+                      f"after K loops is E tr (I - gamma S)^(2K) (as E_k); isotropic by rotation invariance; exact for "
+                      f"K <= 2 (moments up to m = 4)", "derived here",
+                      "Gatmiry et al., ICML 2024 prove that the looped linear layer's global minimiser is multi-step "
+                      "preconditioned GD [secondary: abstract]; Yang et al., ICLR 2024 (arXiv 2311.12424) train a looped "
+                      "block on its final output [paper: abstract]."),
+    )
+    for loops in (1, 2)
+}
+
+
+def looped_step(loops, d_, n_):
+    """gamma_K: the real root of :data:`LOOPED_EQUATION` that minimises E tr (I - gamma S)^{2K} (exact, K <= 2).
+
+    Returns
+    -------
+    float
+    """
+    if loops not in LOOPED_EQUATION:
+        raise ValueError(f"loops must be one of {tuple(LOOPED_EQUATION)} (E tr W^m is derived for m <= 4), got {loops!r}")
+    objective = cot_error_expr(loops, gamma).subs({d: d_, n: n_})
+    roots = [r for r in sp.real_roots(sp.Poly(LOOPED_EQUATION[loops].expr.subs({d: d_, n: n_}), gamma)) if r > 0]
+    return float(min(roots, key=lambda r: objective.subs(gamma, r)))
+
+
+def _trace_moment(m):
+    """E tr S^m = E tr W^m / n^m."""
+    return WISHART_MOMENTS[m] / n**m
+
+
+_POLY_A = sp.Matrix([[_trace_moment(2), _trace_moment(3)], [_trace_moment(3), _trace_moment(4)]])
+_POLY_B = sp.Matrix([_trace_moment(1), _trace_moment(2)])
+
+LOOPED_POLYNOMIAL_K2 = Theorem(
+    name="looped_polynomial_K2",
+    statement="min over (alpha, beta) of E tr (I - alpha S - beta S^2)^2: what two loops with every entry trained reach "
+              "through the sparse blocks (an upper bound on their optimum)",
+    expr=sp.factor(d - (_POLY_B.T * _POLY_A.inv() * _POLY_B)[0, 0]),
+    symbols=(d, n),
+    source=Source(DERIVED, "w_1 = b S w*, w_2 = (I - a S) w_1 + b S w* with a = -V31 W13, b = V31 W24 free: "
+                  "w_2 = (alpha S + beta S^2) w*, alpha = 2b, beta = -ab; the quadratic in (alpha, beta) "
+                  "d - 2 alpha m1 - 2 beta m2 + alpha^2 m2 + 2 alpha beta m3 + beta^2 m4 (m_j = E tr S^j) is "
+                  "minimised at A (alpha, beta) = (m1, m2)", "derived here",
+                  "It is below the equal-step optimum E_2(gamma_2): the notes' protocol V5 ('the trained looped LSA is "
+                  "within 3 SE of min_gamma E tr (I - gamma S)^(2K)') holds for the preconditioned-GD form only."),
+)
+
+def looped_polynomial_coefficients(d_, n_):
+    """(alpha, beta) of :data:`LOOPED_POLYNOMIAL_K2` at (d, n): the solution of A (alpha, beta) = (m1, m2)."""
+    at = {d: d_, n: n_}
+    alpha_, beta_ = _POLY_A.subs(at).inv() * _POLY_B.subs(at)
+    return float(alpha_), float(beta_)
+
+
+_SIGMA_T = d1 * s1 + d2 * s2
+
+
+def _eigen_error(lam_, trace, v_):
+    """Per-eigenvalue no-CoT error of w_hat = v S w*: (1 - v lam)^2 + v^2 (lam^2 + tr Sigma lam)/n."""
+    return (1 - v_ * lam_) ** 2 + v_**2 * (lam_**2 + trace * lam_) / n
+
+
+def _eigen_floor(lam_, trace):
+    """Per-eigenvalue least no-CoT error: (lam + tr Sigma)/((n + 1) lam + tr Sigma)."""
+    return (lam_ + trace) / ((n + 1) * lam_ + trace)
+
+
+_JAVANMARD_GENERAL = ("Javanmard's Prop. 5.1 E||w_hat - w*||^2 = ||I + V Sigma||_F^2 + (1/n)[tr(V Sigma^2 V^T) + "
+                      "tr Sigma tr(V Sigma V^T)], from E[S^2] = Sigma^2 + (Sigma^2 + tr Sigma Sigma)/n (Isserlis)")
+
+NO_COT_ERROR_GENERAL = Theorem(
+    name="no_cot_error_general",
+    statement="E||w_hat - w*||^2 of w_hat = v S w* for x ~ N(0, Sigma), Sigma with d1 eigenvalues s1 and d2 "
+              "eigenvalues s2: sum_i (1 - v lam_i)^2 + v^2 (lam_i^2 + tr Sigma lam_i)/n",
+    expr=d1 * _eigen_error(s1, _SIGMA_T, v) + d2 * _eigen_error(s2, _SIGMA_T, v),
+    symbols=(d1, d2, s1, s2, n, v),
+    source=Source(JAVANMARD, "Prop. 5.1 (general Sigma and V) at V = -v I", "secondary",
+                  f"Re-derived here: {_JAVANMARD_GENERAL}; in the eigenbasis of Sigma it splits over the eigenvalues. "
+                  "For a model trained on x ~ N(0, I) (v = n/(n+d+1)) and tested on Sigma it is the predicted "
+                  "out-of-distribution error."),
+)
+
+NO_COT_FLOOR_GENERAL = Theorem(
+    name="no_cot_floor_general",
+    statement="min over one-layer LSAs of E||w_hat - w*||^2 without CoT for x ~ N(0, Sigma) (two-level spectrum): "
+              "sum_i (lam_i + tr Sigma)/((n+1) lam_i + tr Sigma), at V31 = -Gamma^-1",
+    expr=d1 * _eigen_floor(s1, _SIGMA_T) + d2 * _eigen_floor(s2, _SIGMA_T),
+    symbols=(d1, d2, s1, s2, n),
+    source=Source(JAVANMARD, "eq. 3.7 (V31 = -Gamma^-1, Gamma = (1 + 1/n) Sigma + tr(Sigma)/n I), restating Huang et "
+                  "al. Thm 3.1", "secondary",
+                  f"The value is derived here: {_JAVANMARD_GENERAL}, minimised eigenvalue by eigenvalue at "
+                  "v_i = 1/((1 + 1/n) lam_i + tr Sigma/n); it is d(d+1)/(n+d+1) at Sigma = I."),
+)
+
 NS_RESIDUAL = Theorem(
     name="newton_schulz_residual",
     statement="||I - A X_k||_2 = rho^(2^k) for SPD A, X_0 = 2/(lmin + lmax) I, rho = (kappa-1)/(kappa+1)",
@@ -180,8 +314,9 @@ NS_ITERATIONS = Theorem(
     source=Source(DERIVED, "rho^(2^k) <= eps iff 2^k >= log eps/log rho (both logs negative)", "derived here"),
 )
 
-THEOREMS = (COT_FIXED_POINT, NO_COT_FLOOR, NO_COT_ERROR, *WISHART, *COT_ERROR.values(), *COT_ERROR_MP.values(), PLATEAU,
-            LOOPED_ONE_STEP, NS_RESIDUAL, NS_ITERATIONS)
+THEOREMS = (COT_FIXED_POINT, NO_COT_FLOOR, NO_COT_ERROR, *WISHART, *COT_ERROR.values(), *COT_ERROR_MP.values(),
+            *COT_MP_GAP.values(), PLATEAU, LOOPED_ONE_STEP, *LOOPED_EQUATION.values(), LOOPED_POLYNOMIAL_K2,
+            NO_COT_ERROR_GENERAL, NO_COT_FLOOR_GENERAL, NS_RESIDUAL, NS_ITERATIONS)
 
 
 def edge_step(d_, n_):
@@ -200,6 +335,40 @@ def _ns_residual_2x2():
     X = sp.Matrix(2, 2, sp.symbols("x11 x12 x21 x22"))
     eye = sp.eye(2)
     return (eye - A * X * (2 * eye - A * X)) - (eye - A * X) ** 2
+
+
+def _gaussian_fourth_moment_2x2():
+    """E[(x x^T)^2] - (2 Sigma^2 + tr Sigma Sigma) for x ~ N(0, Sigma), Sigma a generic symmetric 2 x 2 matrix.
+
+    The fourth moments come from differentiating the moment generating function exp(t^T Sigma t / 2)
+    at t = 0 (not from Isserlis' formula, which is what is being checked).
+    """
+    p, q, r = sp.symbols("sigma11 sigma12 sigma22", real=True)
+    Sigma = sp.Matrix([[p, q], [q, r]])
+    t = sp.symbols("t1 t2")
+    mgf = sp.exp((sp.Matrix(t).T * Sigma * sp.Matrix(t))[0, 0] / 2)
+
+    def moment(*idx):
+        expr = mgf
+        for i in idx:
+            expr = sp.diff(expr, t[i])
+        return expr.subs({t[0]: 0, t[1]: 0})
+
+    fourth = sp.Matrix(2, 2, lambda i, j: sum(moment(i, b, b, j) for b in range(2)))
+    return fourth - (2 * Sigma**2 + Sigma.trace() * Sigma)
+
+
+def _general_error_2x2():
+    """tr(I + 2 V Sigma + V E[S^2] V^T) - Javanmard's formula, generic 2 x 2 V and symmetric Sigma (zero)."""
+    V = sp.Matrix(2, 2, sp.symbols("v11 v12 v21 v22"))
+    p, q, r = sp.symbols("sigma11 sigma12 sigma22", real=True)
+    Sigma = sp.Matrix([[p, q], [q, r]])
+    ES2 = Sigma**2 + (Sigma**2 + Sigma.trace() * Sigma) / n
+    eye = sp.eye(2)
+    direct = (eye + 2 * V * Sigma + V * ES2 * V.T).trace()   # E||(I + V S) w*||^2, w* ~ N(0, I)
+    formula = ((eye + V * Sigma) * (eye + V * Sigma).T).trace() + ((V * Sigma**2 * V.T).trace()
+                                                                     + Sigma.trace() * (V * Sigma * V.T).trace()) / n
+    return sp.expand(direct - formula)
 
 
 def obligations():
@@ -234,6 +403,34 @@ def obligations():
         "ns_iterations_root": ("zero", sp.expand_log(
             (2 ** sp.log(sp.log(eps) / sp.log(rho), 2)) * sp.log(rho) - sp.log(eps), force=True)),
     }
+    # looped: the K = 1 equation is the stationarity above; K = 2 is a cubic whose root is a minimum
+    checks["looped_equation_k2_degree"] = ("zero", sp.degree(LOOPED_EQUATION[2].expr, gamma) - 3)
+    # the polynomial family contains the equal step: alpha = 2 gamma, beta = -gamma^2 gives (I - gamma S)^2
+    alpha, beta = sp.symbols("alpha beta")
+    poly_error = (d - 2 * alpha * _trace_moment(1) - 2 * beta * _trace_moment(2) + alpha**2 * _trace_moment(2)
+                  + 2 * alpha * beta * _trace_moment(3) + beta**2 * _trace_moment(4))
+    checks["looped_polynomial_contains_equal_step"] = ("zero", poly_error.subs({alpha: 2 * gamma, beta: -gamma**2})
+                                                       - cot_error_expr(2, gamma))
+    optimum = _POLY_A.inv() * _POLY_B
+    checks["looped_polynomial_stationary_alpha"] = ("zero", sp.diff(poly_error, alpha).subs(
+        {alpha: optimum[0], beta: optimum[1]}))
+    checks["looped_polynomial_stationary_beta"] = ("zero", sp.diff(poly_error, beta).subs(
+        {alpha: optimum[0], beta: optimum[1]}))
+    checks["looped_polynomial_value"] = ("zero", poly_error.subs({alpha: optimum[0], beta: optimum[1]})
+                                         - LOOPED_POLYNOMIAL_K2.expr)
+    # general covariance
+    checks["gaussian_fourth_moment"] = ("zero", _gaussian_fourth_moment_2x2().norm())
+    checks["general_error_formula"] = ("zero", _general_error_2x2())
+    v_star = 1 / ((1 + 1 / n) * lam + T / n)
+    checks["general_floor_stationary"] = ("zero", sp.diff(_eigen_error(lam, T, v), v).subs(v, v_star))
+    checks["general_floor_value"] = ("zero", _eigen_error(lam, T, v_star) - _eigen_floor(lam, T))
+    checks["general_floor_convex"] = ("positive", sp.diff(_eigen_error(lam, T, v), v, 2))
+    checks["general_floor_isotropic"] = ("zero", NO_COT_FLOOR_GENERAL.expr.subs({s1: 1, s2: 1, d1: d - d2})
+                                         - NO_COT_FLOOR.expr)
+    checks["general_error_scaled"] = ("zero", NO_COT_ERROR_GENERAL.expr.subs({s1: s, s2: s, d1: d - d2})
+                                      - NO_COT_ERROR.expr)
+    # the finite-size gap at k = 1 is eta^2/n
+    checks["cot_mp_gap_k1"] = ("zero", COT_MP_GAP[1].expr - eta**2 / n)
     for m in range(1, 5):
         checks[f"wishart_m{m}_d1_chi_square"] = ("zero", WISHART_MOMENTS[m].subs(d, 1) - _chi_square_moment(n, m))
         checks[f"wishart_m{m}_n1_norm"] = ("zero", WISHART_MOMENTS[m].subs(n, 1) - _chi_square_moment(d, m))

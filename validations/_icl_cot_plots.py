@@ -55,3 +55,29 @@ def newton_schulz(path, norms):
     ax.set_ylabel("||I - A X_k||_2   (dotted: rho^(2^k))")
     ax.legend(fontsize=7)
     save(fig, path)
+
+
+def looped_vs_k(path, curves):
+    """Looped-layer error vs the number of loops K: trained layers (mean +- 3 SE over replicates), the exact
+    equal-step optimum E_K(gamma_K) (K <= 2), the equal-step constructions at gamma_1, gamma_2 looped K times, and
+    the full-parameter layer against the two-loop polynomial optimum."""
+    fig = Figure(figsize=(6.5, 4.6))
+    ax = fig.add_subplot()
+    K = curves["K"]
+    for k in (1, 2):
+        ax.semilogy(K, curves[f"gamma_{k}"], ":", label=f"construction at gamma_{k} looped K times (MC)")
+    ks = sorted(curves["exact"])
+    ax.semilogy(ks, [curves["exact"][k] for k in ks], "k*", ms=12, label="exact E_K(gamma_K)")
+    ks = sorted(curves["trained"])
+    ax.errorbar(ks, [curves["trained"][k][0] for k in ks], yerr=[3 * curves["trained"][k][1] for k in ks], fmt="o",
+                label="trained, preconditioned form (final-output loss)")
+    if curves["full"] is not None:
+        ax.errorbar([2], [curves["full"][0]], yerr=[3 * curves["full"][1]], fmt="s", color="C3",
+                    label="trained, every entry (K=2)")
+        ax.semilogy([2], [curves["polynomial"]], "v", color="C3", ms=9, label="two-loop polynomial optimum")
+    ax.set_xlabel("loops K")
+    ax.set_ylabel("||w_hat_K - w*||^2")
+    ax.set_title(f"looped LSA, d={curves['d']}, n={curves['n']} (means over prompts: a fixed step diverges in mean "
+                 "as K grows)", fontsize=8)
+    ax.legend(fontsize=7)
+    save(fig, path)

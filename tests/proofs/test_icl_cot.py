@@ -5,13 +5,15 @@
 * The checks can fail: a wrong fourth Wishart moment fails its chi-square and symmetry
   checks, a wrong floor fails ``floor_value``.
 * Every theorem has a source with a known confidence and evaluates to the numbers in the
-  notes (e.g. the floor 3.5484 at (d, n) = (10, 20); E_1 = 2, E_2 = 1.2625 at (5, 10, 0.5)).
+  notes (e.g. the floor 3.5484 at (d, n) = (10, 20); E_1 = 2, E_2 = 1.2625 at (5, 10, 0.5);
+  the looped step gamma_2 = 0.628 at (10, 20) with error 2.11 (notes: Monte Carlo), 0.854 at (10, 40)).
 """
 import numpy as np
 import pytest
 
 from proofs import icl_cot
 from proofs.theorem import CONFIDENCE
+from proofs.theorem import Theorem
 from tests.proofs._obligations import holds
 
 OBLIGATIONS = icl_cot.obligations()
@@ -53,3 +55,49 @@ def test_sources_and_numbers():
         assert int(icl_cot.NS_ITERATIONS.evaluate(eps=1e-10, rho=rho)) == expected
     assert float(icl_cot.NS_RESIDUAL.evaluate(rho=0.5, k=3)) == 0.5**8
     assert np.isclose(float(icl_cot.edge_step(10, 40)), 0.4444444444)
+
+
+def test_listed_and_sourced():
+    """Every Theorem of the module, top-level or in a per-k dict, is in THEOREMS once, sourced, with its symbols."""
+    found = [v for v in vars(icl_cot).values() if isinstance(v, Theorem)]
+    found += [t for v in vars(icl_cot).values() if isinstance(v, dict) for t in v.values() if isinstance(t, Theorem)]
+    found += list(icl_cot.WISHART)
+    assert {id(t) for t in found} == {id(t) for t in icl_cot.THEOREMS}
+    assert len({t.name for t in icl_cot.THEOREMS}) == len(icl_cot.THEOREMS)
+    for t in icl_cot.THEOREMS:
+        assert t.source.reference and t.source.where and t.statement, t.name
+        assert t.expr.free_symbols <= set(t.symbols), t.name
+
+
+def test_looped_step_and_its_error_match_the_notes():
+    gamma2 = icl_cot.looped_step(2, 10, 20)
+    assert gamma2 == pytest.approx(0.628, abs=5e-4)
+    assert float(icl_cot.COT_ERROR[2].evaluate(d=10, n=20, eta=gamma2)) == pytest.approx(2.111, rel=5e-3)  # notes: MC
+    assert float(icl_cot.COT_ERROR[2].evaluate(d=10, n=40, eta=icl_cot.looped_step(2, 10, 40))) == pytest.approx(
+        0.854, abs=5e-4)
+    assert icl_cot.looped_step(1, 10, 20) == pytest.approx(20 / 31, rel=1e-12)
+    with pytest.raises(ValueError, match="loops must be one of"):
+        icl_cot.looped_step(3, 10, 20)
+
+
+def test_polynomial_optimum_beats_the_equal_step_and_its_construction_coefficients():
+    for d_, n_ in ((3, 12), (10, 20), (4, 16)):
+        poly = float(icl_cot.LOOPED_POLYNOMIAL_K2.evaluate(d=d_, n=n_))
+        equal = float(icl_cot.COT_ERROR[2].evaluate(d=d_, n=n_, eta=icl_cot.looped_step(2, d_, n_)))
+        assert 0 < poly < equal
+        alpha, beta = icl_cot.looped_polynomial_coefficients(d_, n_)
+        m = [float(w.subs({icl_cot.d: d_, icl_cot.n: n_})) / n_**j for j, w in enumerate(icl_cot.WISHART_MOMENTS)]
+        value = (d_ - 2 * alpha * m[1] - 2 * beta * m[2] + alpha**2 * m[2] + 2 * alpha * beta * m[3]
+                 + beta**2 * m[4])                     # E tr (I - alpha S - beta S^2)^2 at the coefficients
+        assert value == pytest.approx(poly, rel=1e-10)
+
+
+def test_gap_exponents_and_general_covariance_reductions():
+    assert icl_cot.COT_MP_GAP[1].exponent("n") == -1
+    assert icl_cot.COT_MP_GAP[2].exponent("n") == -1
+    assert float(icl_cot.COT_MP_GAP[2].evaluate(n=64, ratio=0.25, eta=0.64)) > 0
+    assert float(icl_cot.NO_COT_FLOOR_GENERAL.evaluate(d1=2, d2=3, s1=1, s2=1, n=20)) == pytest.approx(30 / 26)
+    # the floor is the minimum over v of the general error
+    floor = float(icl_cot.NO_COT_FLOOR_GENERAL.evaluate(d1=2, d2=1, s1=0.5, s2=2.0, n=6))
+    errors = icl_cot.NO_COT_ERROR_GENERAL.evaluate(d1=2, d2=1, s1=0.5, s2=2.0, n=6, v=np.linspace(0.05, 1.5, 200))
+    assert floor < errors.min()

@@ -8,6 +8,11 @@
   roundings per step).
 * Rollouts of an isotropic layer (scalar blocks) are equivariant under rotations of (x, w*).
 * The Newton-Schulz layer squares the residual of any well-conditioned (non-symmetric) matrix.
+* The looped step gamma_2 minimises E_2(gamma), the two-loop polynomial optimum is below it, and
+  the general-covariance floor is below the error of any isotropic one-step layer (random
+  admissible parameters).
+* The looped GD construction reproduces gradient descent; looped rollouts of an isotropic layer
+  are rotation equivariant, with the prompts' covariance rotated too.
 """
 import numpy as np
 from hypothesis import given, settings
@@ -82,3 +87,47 @@ def test_newton_schulz_layer_squares_the_residual(d, seed, radius):
     P, Q = ns_layer(d)
     X1 = lsa(np.vstack([A.T, X, np.eye(d)]), P, Q)[d:2 * d]
     np.testing.assert_allclose(np.eye(d) - A @ X1, R0 @ R0, atol=1e-10 * max(1.0, np.linalg.cond(A)))
+
+
+@settings(max_examples=20, deadline=None)
+@given(st.integers(1, 12), st.integers(1, 40), st.floats(0.01, 2.0))
+def test_looped_step_minimises_and_the_polynomial_family_is_lower(d, n, gamma):
+    step = thm.looped_step(2, d, n)
+    best = float(thm.COT_ERROR[2].evaluate(d=d, n=n, eta=step))
+    assert best <= float(thm.COT_ERROR[2].evaluate(d=d, n=n, eta=gamma)) + 1e-9 * max(1.0, best)
+    assert float(thm.LOOPED_POLYNOMIAL_K2.evaluate(d=d, n=n)) <= best * (1 + 1e-9)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(1, 6), st.integers(1, 6), st.floats(0.05, 5.0), st.floats(0.05, 5.0), st.integers(1, 40),
+       st.floats(0.0, 2.0))
+def test_general_floor_is_below_every_isotropic_layer(d1, d2, s1, s2, n, v):
+    floor = float(thm.NO_COT_FLOOR_GENERAL.evaluate(d1=d1, d2=d2, s1=s1, s2=s2, n=n))
+    error = float(thm.NO_COT_ERROR_GENERAL.evaluate(d1=d1, d2=d2, s1=s1, s2=s2, n=n, v=v))
+    assert floor <= error * (1 + 1e-12)
+
+
+@settings(max_examples=20, deadline=None)
+@given(dims, sizes, seeds(), st.floats(0.01, 0.5), st.integers(1, 6))
+def test_looped_construction_reproduces_gradient_descent(d, n, seed, eta, k):
+    prompts = regression_prompts(d, n, 16, seed)
+    np.testing.assert_allclose(LinearSelfAttention.gradient_descent(d, eta).looped_error(prompts, k),
+                               gd_rollout_error(prompts, eta, k), rtol=1e-10, atol=1e-13)
+
+
+@settings(max_examples=20, deadline=None)
+@given(st.integers(2, 5), st.integers(2, 12), seeds(), st.lists(st.floats(-0.6, 0.6), min_size=4, max_size=4))
+def test_isotropic_looped_rollout_is_rotation_equivariant_under_a_general_covariance(d, n, seed, coef):
+    D, blk = 2 * d + 2, blocks(d)
+    V, W = np.zeros((D, D)), np.zeros((D, D))
+    V[blk["w"], blk["x"]] = coef[0] * np.eye(d)
+    V[blk["w"], blk["w"]] = coef[1] * np.eye(d)
+    W[blk["x"], blk["w"]] = coef[2] * np.eye(d)
+    W[blk["y"], blk["one"]] = coef[3]
+    model = LinearSelfAttention(d, V, W)
+    rng = np.random.default_rng(seed)
+    A = rng.standard_normal((d, d))
+    prompts = regression_prompts(d, n, 8, seed, covariance=A @ A.T + 0.1 * np.eye(d))
+    Q, _ = np.linalg.qr(rng.standard_normal((d, d)))
+    np.testing.assert_allclose(model.looped_error(prompts.rotated(Q), 3), model.looped_error(prompts, 3),
+                               rtol=1e-9, atol=1e-12)

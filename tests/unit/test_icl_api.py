@@ -2,8 +2,9 @@
 import numpy as np
 import pytest
 
-from theorytk.icl import (LinearSelfAttention, TrainingDiverged, cot_error, edge_step, gd_rollout_error, iterations_needed,
-                          newton_schulz, one_step_floor, regression_prompts, train, wishart_moments)
+from theorytk.icl import (LinearSelfAttention, RegressionPrompts, TrainingDiverged, conditional_gd_error, cot_error,
+                          edge_step, gd_rollout_error, iterations_needed, newton_schulz, one_step_floor,
+                          regression_prompts, train, wishart_moments)
 
 
 def test_training_on_cot_loss_learns_gradient_descent():
@@ -21,6 +22,49 @@ def test_training_is_deterministic_and_gd_optimizer_runs():
     a, b = train(LinearSelfAttention(2), **kw), train(LinearSelfAttention(2), **kw)
     np.testing.assert_array_equal(a.model.V, b.model.V)
     assert np.all(np.isfinite(a.losses))
+
+
+def test_looped_preconditioner_training_learns_the_one_step_optimum_and_trains_only_v31():
+    d, n = 2, 8
+    result = train(LinearSelfAttention(d), n=n, prompts_per_step=128, steps=400, seed=0, loss="looped", loops=1,
+                   params="preconditioner", lr=1e-2)
+    m = result.model
+    np.testing.assert_allclose(m.block("V", "w", "x"), -n / (n + d + 1) * np.eye(d), atol=0.03)
+    construction = LinearSelfAttention.gradient_descent(d, 1.0)
+    np.testing.assert_array_equal(m.W, construction.W)            # W is fixed
+    rest = np.array(m.V)
+    rest[d + 1:2 * d + 1, :d] = 0.0
+    assert not rest.any()                                         # only V31 moves
+    full = train(LinearSelfAttention(d), n=n, prompts_per_step=16, steps=5, seed=0, loss="looped", loops=2)
+    assert np.count_nonzero(full.model.W) > 2 * d                  # "all" trains every entry
+
+
+def test_general_covariance_prompts():
+    rng = np.random.default_rng(0)
+    A = rng.standard_normal((3, 3))
+    sigma = A @ A.T + 0.5 * np.eye(3)
+    p = regression_prompts(3, 50, 2000, seed=1, covariance=sigma)
+    emp = p.covariances().mean(axis=0)
+    np.testing.assert_allclose(emp, sigma, atol=6 * np.abs(sigma).max() / np.sqrt(2000 * 50))
+    np.testing.assert_allclose(p.y, np.einsum("bja,ba->bj", p.X, p.w_star))
+    np.testing.assert_array_equal(p.sigma, sigma)
+    assert np.array_equal(regression_prompts(2, 3, 4, 0, scale=2.0).sigma, 4 * np.eye(2))
+    Q, _ = np.linalg.qr(rng.standard_normal((3, 3)))
+    np.testing.assert_allclose(p.rotated(Q).sigma, Q @ sigma @ Q.T)
+
+
+def test_conditional_gd_error_is_the_mean_over_w_star():
+    p = regression_prompts(3, 5, 4, seed=2)
+    steps, eta = 3, 0.3
+    cond = conditional_gd_error(p, eta, steps)
+    # E over w* ~ N(0, I) of ||(I - eta S)^k w*||^2 = sum over the basis vectors e_i
+    total = np.zeros_like(cond)
+    for i in range(3):
+        w = np.zeros((4, 3))
+        w[:, i] = 1.0
+        basis = RegressionPrompts(p.X, np.einsum("bja,ba->bj", p.X, w), w)
+        total += gd_rollout_error(basis, eta, steps)
+    np.testing.assert_allclose(cond, total, rtol=1e-12)
 
 
 def test_divergence_is_reported_with_step_and_hint():
@@ -58,6 +102,15 @@ def test_newton_schulz_squares_the_residual():
     (lambda: LinearSelfAttention(2, V=np.zeros((3, 3))), r"V must have shape \(6, 6\)"),
     (lambda: cot_error(3, 4, 0.1, 3), "steps must be <= 2"),
     (lambda: iterations_needed(2.0, 0.5), "eps must be <= 1"),
+    (lambda: train(LinearSelfAttention(2), n=3, prompts_per_step=2, steps=1, seed=0, params="some"), "params must be one of"),
+    (lambda: train(LinearSelfAttention(2), n=3, prompts_per_step=2, steps=1, seed=0, loss="looped", loops=0),
+     "loops must be >= 1"),
+    (lambda: LinearSelfAttention(2).looped_error(regression_prompts(2, 3, 2, 0), 0), "loops must be >= 1"),
+    (lambda: regression_prompts(2, 3, 2, 0, covariance=np.diag([1.0, -1.0])), "covariance must be positive definite"),
+    (lambda: regression_prompts(2, 3, 2, 0, covariance=np.array([[1.0, 0.5], [0.0, 1.0]])), "covariance must be symmetric"),
+    (lambda: regression_prompts(2, 3, 2, 0, covariance=np.eye(3)), r"covariance must have shape \(2, 2\)"),
+    (lambda: regression_prompts(2, 3, 2, 0, scale=2.0, covariance=np.eye(2)), "give scale or covariance"),
+    (lambda: conditional_gd_error(regression_prompts(2, 3, 2, 0), 0.0, 1), "eta must be > 0"),
 ])
 def test_bad_inputs(call, match):
     with pytest.raises(ValueError, match=match):

@@ -45,13 +45,57 @@ def test_gradients_match_finite_differences(mode):
     assert np.abs(gV).max() > 1e-3 and np.abs(gW).max() > 1e-3   # the check is not vacuous
 
 
-@pytest.mark.parametrize("teacher", [0.0, 0.3])
-def test_rollout_kernel_equals_reference(teacher):
+@pytest.mark.parametrize("teacher, looped", [(0.0, False), (0.3, False), (0.0, True)])
+def test_rollout_kernel_equals_reference(teacher, looped):
     p = regression_prompts(d=3, n=6, batch=20, seed=5)
     V, W = _params(3, 6, scale=0.2)
-    a = _kernels.rollout(V, W, p.X, p.y, p.w_star, 4, teacher)
-    b = reference.rollout(V, W, p.X, p.y, p.w_star, 4, teacher)
+    a = _kernels.rollout(V, W, p.X, p.y, p.w_star, 4, teacher, looped)
+    b = reference.rollout(V, W, p.X, p.y, p.w_star, 4, teacher, looped)
     np.testing.assert_allclose(a, b, rtol=1e-10)
+
+
+@pytest.mark.parametrize("every", [False, True])
+def test_looped_loss_and_gradients_kernel_equals_reference_and_finite_differences(every):
+    d, h, K = 2, 1e-6, 3
+    p = regression_prompts(d=d, n=5, batch=8, seed=3)
+    V, W = _params(d, 4, scale=0.2)
+    loss, gV, gW = _kernels.looped_loss_and_gradients(V, W, p.X, p.y, p.w_star, K, every)
+    ref = reference.looped_loss_and_gradients(V, W, p.X, p.y, p.w_star, K, every)
+    assert loss == pytest.approx(ref[0], rel=1e-12)
+    np.testing.assert_allclose(gV, ref[1], rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(gW, ref[2], rtol=1e-10, atol=1e-12)
+
+    def value(V_, W_):
+        return reference.looped_loss_and_gradients(V_, W_, p.X, p.y, p.w_star, K, every)[0]
+
+    for grad, which in ((gV, 0), (gW, 1)):
+        fd = np.zeros_like(grad)
+        for idx in np.ndindex(grad.shape):
+            E = np.zeros_like(grad)
+            E[idx] = h
+            fd[idx] = ((value(V + E, W) - value(V - E, W)) if which == 0 else (value(V, W + E) - value(V, W - E))) / (2 * h)
+        np.testing.assert_allclose(grad, fd, rtol=1e-6, atol=1e-8)
+    assert np.abs(gV).max() > 1e-3 and np.abs(gW).max() > 1e-3   # the check is not vacuous
+
+
+def test_looped_loss_is_the_mean_final_error_and_one_loop_is_the_no_cot_loss():
+    p = regression_prompts(d=3, n=7, batch=25, seed=9)
+    V, W = _params(3, 10, scale=0.2)
+    model = LinearSelfAttention(3, V, W)
+    loss = _kernels.looped_loss_and_gradients(V, W, p.X, p.y, p.w_star, 3, False)[0]
+    assert loss == pytest.approx(0.5 * model.looped_error(p, 3)[:, -1].mean(), rel=1e-12)
+    every = _kernels.looped_loss_and_gradients(V, W, p.X, p.y, p.w_star, 3, True)[0]
+    assert every == pytest.approx(0.5 * model.looped_error(p, 3).sum(axis=1).mean(), rel=1e-12)
+    one = _kernels.looped_loss_and_gradients(V, W, p.X, p.y, p.w_star, 1, False)
+    no_cot = _kernels.loss_and_gradients(V, W, p.X, p.y, p.w_star, 0.5, 1, _kernels.NO_COT)
+    for a, b in zip(one, no_cot):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14)
+
+
+def test_looped_construction_is_gradient_descent():
+    p = regression_prompts(d=4, n=9, batch=30, seed=11)
+    np.testing.assert_allclose(LinearSelfAttention.gradient_descent(4, 0.3).looped_error(p, 5),
+                               gd_rollout_error(p, 0.3, 5), rtol=1e-11)
 
 
 def test_construction_is_gradient_descent_and_has_zero_cot_loss():

@@ -18,6 +18,22 @@ Modes: ``COT`` = teacher forcing with the gradient-descent targets
 Teacher forcing fixes every query in advance, so the structured per-prompt parts run in
 parallel over prompts and the dense parts are matrix products over all (prompt, step) rows
 (:func:`loss_and_gradients`); the rollout is sequential per prompt and parallel over prompts.
+
+Looped modes (:func:`looped_loss_and_gradients`): the same layer applied K times to the
+query column, which each loop *replaces* (the context is the n data columns and the current
+query, ``G_t = G0 + z_t z_t^T / n``), ``z_{t+1} = z_t + V G_t W z_t``, ``z_0 = [0; 0; 0; 1]``;
+``LOOPED`` puts the loss (1/2)||w(z_K) - w*||^2 on the final output only (Yang et al., ICLR
+2024, arXiv 2311.12424; Gatmiry et al., ICML 2024), ``LOOPED_EVERY`` on every loop's output,
+sum_{t=1..K} (1/2)||w(z_t) - w*||^2. The gradients are back-propagated through the loops:
+with ``h_t = W z_t``, ``g_t = G_t h_t``, the adjoint ``lam_K = M (z_K - w*)`` and
+
+    a = V^T lam_{t+1},   c_t = G_t a,
+    lam_t = lam_{t+1} + W^T c_t + (1/n)[(z_t . h_t) a + h_t (z_t . a)]   (+ M (z_t - w*) if every loop),
+
+    dL/dV = sum_t lam_{t+1} g_t^T,      dL/dW = sum_t c_t z_t^T
+
+(derived here: ``g = G0 W z + z (z^T W z)/n`` has Jacobian ``G_t W + (1/n)[(z^T W z) I + z z^T W^T]``).
+At K = 1 the final-output loss is the ``NO_COT`` loss.
 """
 import numpy as np
 from numba import prange
@@ -25,7 +41,7 @@ from numba import prange
 from theorytk._jit import kernel
 from theorytk._splitmix import mix, normal_pair
 
-COT, NO_COT = 0, 1
+COT, NO_COT, LOOPED, LOOPED_EVERY = 0, 1, 2, 3
 ADAM, GD = 0, 1
 BLOWUP = 1e100
 
@@ -187,24 +203,105 @@ def loss_and_gradients(V, W, X, y, wstar, eta, k, mode):
 
 
 @kernel(parallel=True)
-def rollout(V, W, X, y, wstar, steps, teacher_eta):
+def _looped_passes(V, W, X, y, wstar, K, every, Zs, Gs, Lam, Cs, per_prompt):
+    """Forward K loops and back-propagate, per prompt (see the module docstring).
+
+    Fills ``Zs[b, t] = z_t`` (t = 0..K-1), ``Gs[b, t] = g_t``, ``Lam[b, t] = lam_{t+1}``,
+    ``Cs[b, t] = c_t`` and ``per_prompt[b]`` = the prompt's loss.
+    """
+    B, n, d = X.shape
+    D = 2 * d + 2
+    for b in prange(B):
+        G0 = _data_gram(X[b], y[b], D)
+        G = G0.copy()
+        z = np.zeros(D)
+        z[D - 1] = 1.0
+        H = np.zeros((K, D))
+        outs = np.zeros((K, D))
+        o = np.zeros(D)
+        for t in range(K):
+            Zs[b, t, :] = z
+            G[:, :] = G0
+            _add_column(G, z, n)
+            _output(V, W, G, z, H[t], Gs[b, t], o)
+            outs[t, :] = o
+            z = o.copy()
+        loss = 0.0
+        lam = np.zeros(D)
+        a = np.zeros(D)
+        for t in range(K - 1, -1, -1):
+            if every or t == K - 1:
+                for i in range(d):
+                    r = outs[t, d + 1 + i] - wstar[b, i]
+                    lam[d + 1 + i] += r
+                    loss += 0.5 * r * r
+            Lam[b, t, :] = lam
+            zt, ht = Zs[b, t], H[t]
+            for i in range(D):
+                acc = 0.0
+                for j in range(D):
+                    acc += V[j, i] * lam[j]
+                a[i] = acc
+            G[:, :] = G0
+            _add_column(G, zt, n)
+            c = Cs[b, t]
+            for i in range(D):
+                acc = 0.0
+                for j in range(D):
+                    acc += G[i, j] * a[j]
+                c[i] = acc
+            zh, za = 0.0, 0.0
+            for i in range(D):
+                zh += zt[i] * ht[i]
+                za += zt[i] * a[i]
+            for i in range(D):
+                acc = 0.0
+                for j in range(D):
+                    acc += W[j, i] * c[j]
+                lam[i] += acc + (zh * a[i] + ht[i] * za) / n
+        per_prompt[b] = loss
+
+
+@kernel
+def looped_loss_and_gradients(V, W, X, y, wstar, K, every):
+    """Mean loss of the layer looped K times (final output, or every loop's output if
+    ``every``) and its gradients in V and W: the per-prompt passes in parallel, then
+    ``dV = Lam^T Gs``, ``dW = Cs^T Zs`` over all (prompt, loop) rows."""
+    B, n, d = X.shape
+    D = 2 * d + 2
+    Zs, Gs = np.zeros((B, K, D)), np.zeros((B, K, D))
+    Lam, Cs = np.zeros((B, K, D)), np.zeros((B, K, D))
+    per_prompt = np.zeros(B)
+    _looped_passes(V, W, X, y, wstar, K, every, Zs, Gs, Lam, Cs, per_prompt)
+    gV = np.dot(Lam.reshape(B * K, D).T.copy(), Gs.reshape(B * K, D)) / B
+    gW = np.dot(Cs.reshape(B * K, D).T.copy(), Zs.reshape(B * K, D)) / B
+    return np.sum(per_prompt) / B, gV, gW
+
+
+@kernel(parallel=True)
+def rollout(V, W, X, y, wstar, steps, teacher_eta, looped):
     """Squared errors ||w_hat_i - w*||^2, i = 1..steps, per prompt (B x steps).
 
     Autoregressive (``teacher_eta = 0``): each output column is appended to the context and
     is the next query. ``teacher_eta > 0`` appends the gradient-descent iterate with that
     step instead (teacher forcing, as in the CoT loss), so every prediction is one step from
-    the exact iterate. Entries past a blow-up (|error| > BLOWUP or NaN) are NaN.
+    the exact iterate. ``looped``: the output column replaces the query instead of being
+    appended (context = data columns + current query; column i is the error after i + 1
+    loops). Entries past a blow-up (|error| > BLOWUP or NaN) are NaN.
     """
     B, n, d = X.shape
     D = 2 * d + 2
     errors = np.full((B, steps), np.nan)
     for b in prange(B):
-        G = _data_gram(X[b], y[b], D)
+        G0 = _data_gram(X[b], y[b], D)
+        G = G0.copy()
         z = np.zeros(D)
         z[D - 1] = 1.0
         u, g, o = np.zeros(D), np.zeros(D), np.zeros(D)
         w, w_next = np.zeros(d), np.zeros(d)
         for i in range(steps):
+            if looped:
+                G[:, :] = G0
             _add_column(G, z, n)
             _output(V, W, G, z, u, g, o)
             err = 0.0
@@ -260,13 +357,15 @@ def sample_prompts(X, y, wstar, scale, seed):
 
 
 @kernel
-def train(V, W, d, n, batch, step_seeds, k, eta, mode, optimizer, lr, scale, losses):
+def train(V, W, maskV, maskW, d, n, batch, step_seeds, k, eta, mode, optimizer, lr, scale, losses):
     """Train V, W in place on fresh prompts each step; returns the step of a blow-up or -1.
 
     Step ``s`` draws ``batch`` prompts with :func:`sample_prompts` under the 64-bit seed
-    ``step_seeds[s]`` (x ~ N(0, scale^2 I), w* ~ N(0, I)), computes :func:`loss_and_gradients` and applies
-    Adam (beta = 0.9, 0.999, eps = 1e-8) or plain GD with rate ``lr``. ``losses[s]`` is the
-    loss before the update.
+    ``step_seeds[s]`` (x ~ N(0, scale^2 I), w* ~ N(0, I)), computes :func:`loss_and_gradients`
+    (``COT``, ``NO_COT``; ``k`` CoT steps) or :func:`looped_loss_and_gradients` (``LOOPED``,
+    ``LOOPED_EVERY``; ``k`` loops), multiplies the gradients by ``maskV``, ``maskW`` (1: trained,
+    0: fixed) and applies Adam (beta = 0.9, 0.999, eps = 1e-8) or plain GD with rate ``lr``.
+    ``losses[s]`` is the loss before the update.
     """
     D = 2 * d + 2
     X = np.zeros((batch, n, d))
@@ -276,7 +375,12 @@ def train(V, W, d, n, batch, step_seeds, k, eta, mode, optimizer, lr, scale, los
     b1, b2, tiny = 0.9, 0.999, 1e-8
     for s in range(step_seeds.shape[0]):
         sample_prompts(X, y, wstar, scale, step_seeds[s])
-        loss, gV, gW = loss_and_gradients(V, W, X, y, wstar, eta, k, mode)
+        if mode == LOOPED or mode == LOOPED_EVERY:
+            loss, gV, gW = looped_loss_and_gradients(V, W, X, y, wstar, k, mode == LOOPED_EVERY)
+        else:
+            loss, gV, gW = loss_and_gradients(V, W, X, y, wstar, eta, k, mode)
+        gV *= maskV
+        gW *= maskW
         losses[s] = loss
         if not abs(loss) <= BLOWUP:
             return s

@@ -6,6 +6,9 @@
   (Javanmard et al. arXiv 2603.01293 eq. 3.7 at Sigma = I; ``proofs.icl_cot.NO_COT_FLOOR``).
 * :func:`cot_error`: E tr (I - eta S)^{2k} for k <= 2 from the Wishart moments
   (``proofs.icl_cot.COT_ERROR``).
+* :func:`conditional_gd_error`: tr (I - eta S)^{2k} per prompt, the GD error averaged over
+  w* ~ N(0, I) given the prompt's design (lower variance than :func:`gd_rollout_error`: a linear
+  spectral statistic, O(1) fluctuations instead of O(sqrt d)).
 * :func:`edge_step`: 1/(1 + sqrt(d/n))^2, the step at the Marchenko-Pastur edge.
 """
 from math import comb
@@ -44,6 +47,27 @@ def gd_rollout_error(prompts, eta, steps):
             w = w - eta * np.einsum("bac,bc->ba", S, w - prompts.w_star)
             out[:, i] = np.sum((w - prompts.w_star) ** 2, axis=1)
     return out
+
+
+def conditional_gd_error(prompts, eta, steps):
+    """E[||w_k - w*||^2 | X] = tr (I - eta S)^{2k} per prompt for k = 1..``steps``, shape (batch, steps).
+
+    w_k - w* = -(I - eta S)^k w* with w* ~ N(0, I_d) independent of the design X (derived
+    here, as ``proofs.icl_cot.COT_ERROR``); computed from the eigenvalues of each S.
+
+    Parameters
+    ----------
+    prompts : RegressionPrompts
+    eta : float
+        Step size, > 0.
+    steps : int
+        >= 1.
+    """
+    prompts = _check_prompts(prompts)
+    eta = _validate.positive("eta", eta)
+    steps = _validate.integer("steps", steps, minimum=1)
+    factor = (1.0 - eta * np.linalg.eigvalsh(prompts.covariances())) ** 2
+    return np.cumprod(np.repeat(factor[:, None, :], steps, axis=1), axis=1).sum(axis=2)
 
 
 def one_step_floor(d, n):

@@ -55,17 +55,49 @@ def loss_and_gradients(V, W, X, y, wstar, eta, k, mode):
     return loss / B, gV / B, gW / B
 
 
-def rollout(V, W, X, y, wstar, steps, teacher_eta):
+def looped_loss_and_gradients(V, W, X, y, wstar, K, every):
+    """Mean loss of the layer looped K times and its gradients (as the kernel: back-propagation through the loops)."""
+    B, n, d = X.shape
+    G0 = _data_grams(X, y)
+    w_rows = slice(d + 1, 2 * d + 1)
+    z = _column(np.zeros((B, d)))
+    zs, hs, gs, Gs = [], [], [], []
+    for _ in range(K):
+        G = G0 + np.einsum("ba,bc->bac", z, z) / n
+        h = z @ W.T
+        g = np.einsum("bac,bc->ba", G, h)
+        zs.append(z), hs.append(h), gs.append(g), Gs.append(G)
+        z = z + g @ V.T
+    outs = zs[1:] + [z]
+    loss, gV, gW = 0.0, np.zeros_like(V), np.zeros_like(W)
+    lam = np.zeros_like(z)
+    for t in reversed(range(K)):
+        if every or t == K - 1:
+            r = outs[t][:, w_rows] - wstar
+            lam[:, w_rows] += r
+            loss += 0.5 * np.sum(r * r)
+        a = lam @ V
+        c = np.einsum("bac,bc->ba", Gs[t], a)
+        gV += lam.T @ gs[t]
+        gW += c.T @ zs[t]
+        zh = np.sum(zs[t] * hs[t], axis=1, keepdims=True)
+        za = np.sum(zs[t] * a, axis=1, keepdims=True)
+        lam = lam + c @ W + (zh * a + hs[t] * za) / n
+    return loss / B, gV / B, gW / B
+
+
+def rollout(V, W, X, y, wstar, steps, teacher_eta, looped):
     """Squared errors per prompt and step (as the kernel; NaN after a blow-up)."""
     B, n, d = X.shape
-    G = _data_grams(X, y)
+    G0 = _data_grams(X, y)
+    G = G0
     w = np.zeros((B, d))
     z = _column(w)
     errors = np.full((B, steps), np.nan)
     alive = np.ones(B, dtype=bool)
     with np.errstate(all="ignore"):
         for i in range(steps):
-            G = G + np.einsum("ba,bc->bac", z, z) / n
+            G = (G0 if looped else G) + np.einsum("ba,bc->bac", z, z) / n
             o = z + np.einsum("bac,bc->ba", G, z @ W.T) @ V.T
             err = np.sum((o[:, d + 1:2 * d + 1] - wstar) ** 2, axis=1)
             alive &= np.abs(err) <= 1e100
