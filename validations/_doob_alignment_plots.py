@@ -108,16 +108,17 @@ def mc_rate(path, mc):
 
 
 def dual_averaging(path, results):
-    """k x gap_k for the closed-form DA problems, and k x successive-iterate gap for DPO."""
-    fig = Figure(figsize=(11, 4.2))
-    ax = fig.add_subplot(1, 2, 1)
+    """k x gap_k for the closed-form DA problems; DPO's successive-iterate gap and its limit's mode weights."""
+    fig = Figure(figsize=(15, 4.2))
+    ax = fig.add_subplot(1, 3, 1)
     for r in (r for r in results if r.config["family"] == "da"):
         gap = r.arrays["gap"]
         k = np.arange(1, len(gap))
-        ax.loglog(k, np.maximum(k * gap[1:], 1e-18), label=f"{r.config['objective']}, {r.config['weights']} weights")
+        ax.loglog(k, np.maximum(k * gap[1:], 1e-18), label=f"{r.config['objective']}, {r.config['weights']} weights, "
+                                                             f"beta' = {r.config['beta_prime_factor']:g} beta")
     ax.set(xlabel="k", ylabel="k (L(q_k) - L*)", title="DA envelope (closed-form problems)")
-    ax.legend(fontsize=8)
-    ax = fig.add_subplot(1, 2, 2)
+    ax.legend(fontsize=7)
+    ax = fig.add_subplot(1, 3, 2)
     dpo = next(r for r in results if r.config["family"] == "dpo")
     change = dpo.arrays["iterate_change"]
     k = np.arange(1, len(change) + 1)
@@ -125,4 +126,13 @@ def dual_averaging(path, results):
     ax.loglog(k, change, "s-", label="|theta_(k+1) - theta_k|")
     ax.set(xlabel="k", title="DA on synthetic DPO (nonconvex)")
     ax.legend(fontsize=8)
+    ax = fig.add_subplot(1, 3, 3)
+    modes = np.arange(4)
+    a = dpo.arrays
+    ax.bar(modes - 0.27, a["limit_weights"], 0.27, yerr=3 * a["limit_weights_se"], capsize=3,
+           label=f"DA limit (mean of {dpo.config['limit_replicates']} pair sets, 3 SE)")
+    ax.bar(modes, a["population_weights"], 0.27, label="population optimum of F + beta KL")
+    ax.bar(modes + 0.27, a["unregularised_weights"], 0.27, label="p_ref e^{r/beta} (DPO loss alone)")
+    ax.set(xticks=modes, xticklabels=[f"mode {i}" for i in modes], ylabel="mode weight", title="DPO: where DA goes")
+    ax.legend(fontsize=7)
     save(fig, path)
