@@ -33,8 +33,8 @@ Margins: 3 standard errors. For trained models the standard error combines the s
 the held-out prompts of all replicates and the spread over training seeds (each replicate is
 an independent training run; its seed-dependent part is measured by the replicate spread of
 the paired excess over the theorem's model on the same prompts), so there is no typed
-tolerance on trained models (issue 12: TRAIN_REL_TOL is gone; the measured paired excess is
-below that standard error, see :func:`_pooled`). Deterministic discrepancies that stay:
+tolerance on trained models (issue 12: TRAIN_REL_TOL is gone; the measured paired excess, the
+deterministic part, is at most 0.36 of that standard error, see :func:`_pooled`). Deterministic discrepancies that stay:
 PLATEAU_REL_TOL for the finite number of GD steps at n < d, NS_REL_TOL for round-off in
 Newton-Schulz.
 """
@@ -87,9 +87,10 @@ MUTANTS = (
 
 #: The families (and "ns") each mutant's run repeats: only those whose claims can see it, so the
 #: mutant runs stay cheap; a claim of a family a mutant does not run is "absent" for it.
+#: "family:params" narrows a family to the configs with that ``params``.
 MUTANT_SCOPE = {"n_below_d": ("cot", "no_cot", "looped", "moments", "plateau"), "cot_length_1": ("cot",), "rollout_fed_target": ("cot",),
                 "wrong_wishart_moment": ("cot", "moments"), "ns_no_identity": ("ns",),
-                "looped_every_loop": ("looped",), "looped_off_by_one": ("looped",),
+                "looped_every_loop": ("looped:preconditioner",), "looped_off_by_one": ("looped:preconditioner",),
                 "ood_training_covariance": ("no_cot",), "mp_ratio_swapped": ("mp",)}
 FAMILIES = ("cot", "no_cot", "looped", "mp", "moments", "plateau", "ns")
 
@@ -98,12 +99,13 @@ def protocol(quick):
     """Sizes: a small version for ``--quick`` (one config per claim family), else the notes' protocol."""
     if quick:
         return dict(cot=((3, 12),), no_cot=((3, 6),), cot_steps=4, train_steps=1000, batch=128, lr=1e-2,
-                    eval_prompts=20000, replicates=4, moments=((2, 3), (3, 5)), mc_prompts=40000, plateau=((6, 3),),
+                    eval_prompts=20000, replicates=4, no_cot_steps=(1000, 1000), no_cot_lr=(1e-2, 1e-3), moments=((2, 3), (3, 5)), mc_prompts=40000, plateau=((6, 3),),
                     plateau_steps=1500, ns_d=8, looped=((3, 12),), looped_steps=(500, 1000), looped_lr=(1e-2, 1e-3),
                     full_looped=((3, 12),), full_steps=(1500, 1000), full_lr=(3e-3, 5e-4),
                     sigma=(0.5, 2.0), mp_ratio=0.25, mp_d=(4, 8, 16, 32), mp_prompts=20000)
     return dict(cot=((4, 8), (4, 16), (8, 16), (8, 32)), no_cot=((3, 6), (5, 10), (4, 16)), cot_steps=8,
-                train_steps=4000, batch=256, lr=2e-3, eval_prompts=10000, replicates=5,
+                train_steps=4000, batch=256, lr=2e-3, eval_prompts=10000, replicates=5, no_cot_steps=(4000, 2000),
+                no_cot_lr=(2e-3, 2e-4),
                 moments=((2, 3), (3, 5), (5, 10)), mc_prompts=200000, plateau=((6, 3), (8, 5)), plateau_steps=4000,
                 ns_d=16, looped=((3, 12), (4, 16), (5, 10)), looped_steps=(1000, 2000), looped_lr=(1e-2, 1e-3),
                 full_looped=((3, 12), (4, 16)), full_steps=(3000, 2000), full_lr=(3e-3, 5e-4),
@@ -276,7 +278,8 @@ def configs(p):
     R = p["replicates"]
     out = [dict(family="cot", d=d, n=n, cot_steps=p["cot_steps"], keep_params=i == 0 and r == 0, rep=r, **common)
            for i, (d, n) in enumerate(p["cot"]) for r in range(R)]
-    out += [dict(family="no_cot", d=d, n=n, sigma=p["sigma"], rep=r, **common) for d, n in p["no_cot"] for r in range(R)]
+    no_cot = {**common, "train_steps": p["no_cot_steps"], "lr": p["no_cot_lr"]}
+    out += [dict(family="no_cot", d=d, n=n, sigma=p["sigma"], rep=r, **no_cot) for d, n in p["no_cot"] for r in range(R)]
     looped = dict(batch=p["batch"], eval_prompts=p["eval_prompts"])
     out += [dict(family="looped", d=d, n=n, loops=K, params="preconditioner", steps=p["looped_steps"],
                  lr=p["looped_lr"], rep=r, **looped) for d, n in p["looped"] for K in (1, 2) for r in range(R)]
@@ -306,7 +309,11 @@ def _pooled(group, prefix, index=None):
     training seeds' spread, sqrt(var_r(excess_r) / R), where excess_r is replicate r's paired
     excess over the theorem's model on the same prompts (its prompt noise is small, so its
     spread over r is the seed-dependent part of the error). The mean excess itself (finite
-    training) is the deterministic discrepancy: measured at most 0.3 of this standard error.
+    training) is the deterministic discrepancy, which this margin does not cover, so it is
+    measured (quick protocol, seed 0): CoT 3e-5 to 5e-4 (at most 0.36 SE), looped 2e-4 to 3e-4
+    (<= 0.09 SE), no-CoT 9.5e-4 (0.19 SE). With one Adam stage at lr 1e-2 the no-CoT excess
+    was 7.0e-3 +- 6e-4, 1.4 SE: Adam's stationary noise costs excess risk proportional to the
+    rate, so the no-CoT and looped models end with a stage at a tenth of the rate.
     """
     def value(r, key):
         x = r.arrays[key] if key in r.arrays else r.scalars[key]
@@ -325,7 +332,7 @@ def experiment(ctx):
     scope = FAMILIES if ctx.mutant is None else MUTANT_SCOPE[ctx.mutant]
     # "slot" (the index in the full list) and "root" fix each run's seed, so a mutant's run of a config draws the
     # same numbers as the true model's run of it whatever the mutant leaves out (see _run_seed)
-    planned = [{**c, "slot": i, "root": ctx.seed} for i, c in enumerate(configs(p)) if c["family"] in scope]
+    planned = [{**c, "slot": i, "root": ctx.seed} for i, c in enumerate(configs(p)) if _in_scope(c, scope)]
     results = ctx.sweep(run_config, planned, 1) if planned else []
     family = {f: [r for r in results if r.config["family"] == f] for f in FAMILIES}
     verdicts = Verdicts()
@@ -362,6 +369,10 @@ def experiment(ctx):
         plots.newton_schulz(ctx.figure_path("newton_schulz_residual"), ns["norms"])
         plots.looped_vs_k(ctx.figure_path("looped_error_vs_K"), _looped_curves(_groups(family["looped"]), p, ctx.seed))
     return verdicts
+
+
+def _in_scope(config, scope):
+    return config["family"] in scope or f"{config['family']}:{config.get('params')}" in scope
 
 
 class _Pooled:
@@ -460,6 +471,8 @@ def _looped(groups):
                                    at={"d": [c["d"] for c in cs], "n": [c["n"] for c in cs], "eta": target},
                                    name=f"looped layer (K={K}) error vs E_{K}(gamma_{K})", k=K_SE, labels=labels))
     full = [g for g in groups if g[0].config["params"] == "all"]
+    if not full:      # a mutant run that repeats the preconditioned form only
+        return claims
     cs = [g[0].config for g in full]
     at = {"d": [c["d"] for c in cs], "n": [c["n"] for c in cs]}
     labels = [f"{_label(c)},K=2" for c in cs]

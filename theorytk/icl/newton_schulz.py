@@ -4,9 +4,23 @@ Newton-Schulz: X_{k+1} = X_k (2I - A X_k), whose residual R = I - A X squares ea
 (``proofs.icl_cot.NS_RESIDUAL``). One LSA layer ``Z + P Z (Z^T Q Z)`` on the embedding
 ``Z = [A^T; X; I]`` (3d x d, tokens are the columns) with P selecting the X rows and
 ``Q_{A^T, X} = -I``, ``Q_{I, I} = I`` gives ``Z^T Q Z = I - A X`` and ``X' = 2X - X A X``: one
-step, exactly (derived here; the notes wave2/newton_schulz_lsa.md). Giannou, Yang, Wang,
-Papailiopoulos, Lee (AISTATS 2025, arXiv 2403.03183, v1 abstract) use two layers; their token
-layout could not be read. The identity block is what lets one layer suffice.
+step, exactly (derived here; the notes wave2/newton_schulz_lsa.md).
+
+Where this differs from the paper. Giannou, Yang, Wang, Papailiopoulos, Lee (AISTATS 2025,
+arXiv 2403.03183) state in the v1 abstract that "linear attention-only Transformers implement a
+single step of Newton's iteration for matrix inversion with merely two layers" (the AISTATS
+abstract drops the sentence). Their construction (token layout, P and Q, whether A^T or a
+symmetric A is assumed) could not be read: the stored arXiv HTML page holds the abstract and
+the first paragraphs of the introduction only (searched again for this module), so their
+two-layer layout is not built here. What can be said without it: the attention term
+P Z (Z^T Q Z) is cubic in the entries of Z, so without a constant block in Z every layer adds
+only terms of degree >= 3 and the part of X' linear in X stays X (the residual), at any
+depth: 2X - X A X needs a constant block (here the identity rows; without them one layer
+reaches only X plus cubic terms such as X A X, the mutant ``ns_no_identity`` of validations.icl_cot). The paper's
+embedding must therefore carry a constant too; its second layer presumably forms A X first in
+a scratch block, as in the notes' two-layer form [A^T; X; I; Y] (layer 1: Y = A X; layer 2:
+X += X (I - Y)) [unconfirmed]. With the identity block and A^T in the embedding one layer is
+exact, and the looped layer performs one Newton-Schulz step per loop.
 """
 import numpy as np
 
