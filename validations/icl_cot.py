@@ -23,7 +23,9 @@ arXiv 2403.03183; closed forms of :mod:`proofs.icl_cot`), on the protocol of our
   (K = 1: n/(n+d+1); K = 2: a cubic), and its error equals E_K(gamma_K). The same layer with
   every entry trained beats the equal-step optimum: it stays under the two-loop polynomial
   optimum (a finding against the notes' V5, which holds for the preconditioned form only).
-* Out of distribution: the no-CoT layer trained on x ~ N(0, I) and tested on x ~ N(0, Sigma)
+* Out of distribution: the CoT layer trained on x ~ N(0, I) and rolled out on x ~ N(0, s^2 I) is
+  GD with step eta s^2, so its error is E_k(eta s^2) (Huang et al.'s Thm 4.2 setting [secondary]);
+  the no-CoT layer trained on x ~ N(0, I) and tested on x ~ N(0, Sigma)
   has the error of w_hat = n/(n+d+1) S w* at Sigma (Javanmard Prop. 5.1, re-derived), and the
   construction V31 = -Gamma^-1 reaches the general-covariance floor.
 * Marchenko-Pastur: the per-dimension GD error E_k/d (from tr (I - eta S)^{2k} over prompts,
@@ -91,7 +93,7 @@ MUTANTS = (
 MUTANT_SCOPE = {"n_below_d": ("cot", "no_cot", "looped", "moments", "plateau"), "cot_length_1": ("cot",), "rollout_fed_target": ("cot",),
                 "wrong_wishart_moment": ("cot", "moments"), "ns_no_identity": ("ns",),
                 "looped_every_loop": ("looped:preconditioner",), "looped_off_by_one": ("looped:preconditioner",),
-                "ood_training_covariance": ("no_cot",), "mp_ratio_swapped": ("mp",)}
+                "ood_training_covariance": ("no_cot", "cot"), "mp_ratio_swapped": ("mp",)}
 FAMILIES = ("cot", "no_cot", "looped", "mp", "moments", "plateau", "ns")
 
 
@@ -99,12 +101,14 @@ def protocol(quick):
     """Sizes: a small version for ``--quick`` (one config per claim family), else the notes' protocol."""
     if quick:
         return dict(cot=((3, 12),), no_cot=((3, 6),), cot_steps=4, train_steps=1000, batch=128, lr=1e-2,
-                    eval_prompts=20000, replicates=4, no_cot_steps=(1000, 1000), no_cot_lr=(1e-2, 1e-3), moments=((2, 3), (3, 5)), mc_prompts=40000, plateau=((6, 3),),
+                    eval_prompts=20000, replicates=4, no_cot_steps=(1000, 1000), no_cot_lr=(1e-2, 1e-3),
+                    ood_variance=1.5, moments=((2, 3), (3, 5)), mc_prompts=40000, plateau=((6, 3),),
                     plateau_steps=1500, ns_d=8, looped=((3, 12),), looped_steps=(500, 1000), looped_lr=(1e-2, 1e-3),
                     full_looped=((3, 12),), full_steps=(1500, 1000), full_lr=(3e-3, 5e-4),
                     sigma=(0.5, 2.0), mp_ratio=0.25, mp_d=(4, 8, 16, 32), mp_prompts=20000)
     return dict(cot=((4, 8), (4, 16), (8, 16), (8, 32)), no_cot=((3, 6), (5, 10), (4, 16)), cot_steps=8,
-                train_steps=4000, batch=256, lr=2e-3, eval_prompts=10000, replicates=5, no_cot_steps=(4000, 2000),
+                train_steps=4000, batch=256, lr=2e-3, eval_prompts=10000, replicates=5, ood_variance=1.5,
+                no_cot_steps=(4000, 2000),
                 no_cot_lr=(2e-3, 2e-4),
                 moments=((2, 3), (3, 5), (5, 10)), mc_prompts=200000, plateau=((6, 3), (8, 5)), plateau_steps=4000,
                 ns_d=16, looped=((3, 12), (4, 16), (5, 10)), looped_steps=(1000, 2000), looped_lr=(1e-2, 1e-3),
@@ -189,7 +193,7 @@ def _run_seed(config, seed):
 def run_config(config, seed):
     family = config["family"]
     d, n = config["d"], _n_run(config)
-    train_seed, eval_seed = (_seed_int(s) for s in as_seed_sequence(_run_seed(config, seed)).spawn(2))
+    train_seed, eval_seed, ood_seed = (_seed_int(s) for s in as_seed_sequence(_run_seed(config, seed)).spawn(3))
     if family == "cot":
         eta = edge_step(config["d"], config["n"])
         k_train = 1 if config.get("mutant") == "cot_length_1" else config["cot_steps"]
@@ -207,6 +211,12 @@ def run_config(config, seed):
         out["product_w24_dev"] = float(np.abs(V31 * model.block("W", "y", "one")[0, 0] - eta * np.eye(d)).max())
         if config.get("keep_params"):
             out["V"], out["W"] = np.array(model.V), np.array(model.W)
+        # out of distribution: x ~ N(0, s^2 I), where the CoT is GD with step eta s^2 (mutant: drawn from I)
+        scale = 1.0 if config.get("mutant") == "ood_training_covariance" else np.sqrt(config["ood_variance"])
+        shifted = regression_prompts(d, n, config["eval_prompts"], ood_seed, scale=scale)
+        ood = _rollout(model, shifted, 2, config, eta)
+        out.update({f"ood_{key}": value for key, value in _summary(ood).items()})
+        out["ood_excess"] = _paired_excess(ood, gd_rollout_error(shifted, eta * config["ood_variance"], 2))
         half = LinearSelfAttention.gradient_descent(d, eta / 2)
         out.update({f"half_{key}": value for key, value in _summary(_rollout(half, prompts, 2, config, eta)).items()})
         out["half_excess"] = np.zeros(2)     # an exact construction: no training spread
@@ -276,7 +286,8 @@ def _polynomial_layer(d, alpha, beta):
 def configs(p):
     common = dict(train_steps=p["train_steps"], batch=p["batch"], lr=p["lr"], eval_prompts=p["eval_prompts"])
     R = p["replicates"]
-    out = [dict(family="cot", d=d, n=n, cot_steps=p["cot_steps"], keep_params=i == 0 and r == 0, rep=r, **common)
+    out = [dict(family="cot", d=d, n=n, cot_steps=p["cot_steps"], keep_params=i == 0 and r == 0, rep=r,
+                ood_variance=p["ood_variance"], **common)
            for i, (d, n) in enumerate(p["cot"]) for r in range(R)]
     no_cot = {**common, "train_steps": p["no_cot_steps"], "lr": p["no_cot_lr"]}
     out += [dict(family="no_cot", d=d, n=n, sigma=p["sigma"], rep=r, **no_cot) for d, n in p["no_cot"] for r in range(R)]
@@ -342,6 +353,9 @@ def experiment(ctx):
                                    lambda c: edge_step(c["d"], c["n"])))
         verdicts.extend(_exact_cot(cot, "half", "GD construction at eta/2", ctx.mutant,
                                    lambda c: edge_step(c["d"], c["n"]) / 2))
+        verdicts.extend(_exact_cot(cot, "ood", "trained CoT rollout on x ~ N(0, s^2 I) (out of distribution; GD "
+                                   "with step eta s^2)", ctx.mutant,
+                                   lambda c: edge_step(c["d"], c["n"]) * c["ood_variance"]))
         cot_records = [r for g in cot for r in g]
         verdicts.extend([_paired(cot_records), _separation(cot), _structure(cot_records)])
     no_cot = _groups(family["no_cot"])
