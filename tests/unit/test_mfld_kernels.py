@@ -4,7 +4,8 @@
   the same noise to 1e-12, for every activation x loss, d in {1, 3}, N not a multiple of
   ``BLOCK`` (and N > BLOCK, so several blocks and a ragged last one), n not a multiple of
   the tile width, ``record_every > 1`` and a number of steps that is not a multiple of it.
-* The two drivers give bit-identical numbers, on 1 thread and on 2.
+* The two drivers (one step body, :func:`theorytk.mfld._kernels._step`, inlined into both)
+  give bit-identical numbers, on 1 thread and on 2.
 * Running a horizon in chunks (``step0`` > 0) gives the same numbers and records as one call.
 * Divergence: ``status`` holds the global step at which a coordinate first exceeded the
   threshold (computed independently from the reference) or became NaN; that replica stops
@@ -17,6 +18,7 @@ import numba
 import numpy as np
 import pytest
 
+from theorytk import _gemm
 from theorytk.mfld import _kernels, reference
 
 ACT = {"tanh": _kernels.TANH, "identity": _kernels.IDENTITY}
@@ -47,6 +49,11 @@ def make_case(seed, R, N, d, n, K, loss, scale=1.0):
     X0 = scale * rng.standard_normal((R, N, d + 1))
     noise = rng.standard_normal((R, K, N, d + 1))
     return X0, Z, y, noise
+
+
+def test_block_is_a_whole_number_of_tiles():
+    # a full block never ends in a partial tile of either product (the documented choice of BLOCK)
+    assert _kernels.BLOCK % _gemm.TILE_ROWS == 0 and _kernels.BLOCK % _gemm.NT_ROWS == 0
 
 
 @pytest.fixture

@@ -36,7 +36,9 @@ from theorytk._gemm import PLAIN, TILE_COLS, gemm_nn, gemm_nt
 from theorytk._jit import kernel
 from theorytk._vecmath import tanh_inplace
 
-BLOCK = 32
+BLOCK = 24
+"""Particles per block: a multiple of both tile heights (``theorytk._gemm.TILE_ROWS`` = 6 of the forward
+product, ``NT_ROWS`` = 4 of the backward one), so that no tile of a full block is a partial one."""
 TANH, IDENTITY = 0, 1
 SQUARED, LOGISTIC = 0, 1
 
@@ -53,7 +55,10 @@ def _padded_inputs(Zt):
 
 @kernel(inline="always")
 def _forward_block(X, Zp, act, zeros, H, i0, i1, partial):
-    """Activations of particles ``i0:i1`` into ``H[i0:i1]`` (``zeros``: a zero bias); their column sums into ``partial``."""
+    """Activations of particles ``i0:i1`` into ``H[i0:i1]``; their column sums into ``partial``.
+
+    ``zeros`` is a zero bias of ``Zp``'s width (:func:`theorytk._gemm.gemm_nn` adds a bias).
+    """
     m = Zp.shape[1]
     gemm_nn(X, Zp, zeros, H, i0, i1, PLAIN, H)
     if act == TANH:
