@@ -4,13 +4,16 @@ PyTorch is optional: it is never a dependency of ``theorytk`` or of CI. This mod
 torch inside its functions, so importing it costs nothing; callers should still check that
 torch is installed (``importlib.util.find_spec("torch")``) before calling :func:`fit_predict`.
 
-The algorithm is Xu et al.'s (ICLR 2021; ``liyuan9988/DeepFeatureIV``, ``src/models/DFIV``)
-in our conventions, so that its test MSE is comparable with ``theorytk.dfiv.DFIV``:
+:func:`authors_fit_predict` runs the authors' own trainer instead (their checkout, named by
+``THEORYTK_DFIV_AUTHORS``). The twin, :func:`fit_predict`, is Xu et al.'s algorithm (ICLR 2021;
+``liyuan9988/DeepFeatureIV``, ``src/models/DFIV``) in our conventions, so that its test MSE is
+comparable with ``theorytk.dfiv.DFIV``:
 
 * treatment input = price ``x[:, 0:1]``, covariates W = ``x[:, 1:3]`` (time, emotion),
-  instrument input = ``z`` (cost, time, emotion); each network input is standardised by the
-  mean / sd of the stage-1 rows (sd 0 -> 1), the outcome divided by sd(stage-2 y) and the
-  predictions multiplied back. (The authors feed raw units; see :func:`main`'s notes.)
+  instrument input = ``z`` (cost, time, emotion); with ``standardise=True`` each network
+  input is standardised by the mean / sd of the stage-1 rows (sd 0 -> 1), the outcome divided
+  by sd(stage-2 y) and the predictions multiplied back; ``standardise=False`` feeds raw
+  units, as the authors do.
 * nets (``nn.Linear`` default init, ``torch.manual_seed(seed)``): treatment 1-16-ReLU-1;
   instrument 3-128-ReLU-64-ReLU-32 (+ BatchNorm1d(32) if ``batch_norm``); covariate
   2-128-ReLU-32-(BatchNorm1d(32))-ReLU-16-ReLU. With ``batch_norm=True`` this is the authors'
@@ -84,7 +87,8 @@ def fit_predict(data, *, seed=0, dtype="float64", batch_norm=False, epochs=100, 
     closed-form fit (data generation and the test evaluation excluded); ``test_mse`` is
     ``data.mse`` of the fitted structural function, in raw units. ``dtype`` is "float32"
     (the authors') or "float64" (our precision); ``threads`` sets ``torch.set_num_threads``
-    for the call (None: torch's default), restored afterwards.
+    for the call (None: torch's default), restored afterwards; ``standardise``: see the
+    module docstring.
     """
     import torch
 

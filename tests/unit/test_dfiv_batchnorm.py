@@ -130,8 +130,11 @@ def test_batch_norm_bad_arguments():
     rng = np.random.default_rng(0)
     with pytest.raises(ValueError, match="batch_norm entry must be <= 1"):
         MLP((2, 3, 1), rng, batch_norm=(2,))
+    with pytest.raises(ValueError, match="batch_norm entry must be >= -2"):
+        MLP((2, 3, 1), rng, batch_norm=(-3,))
     with pytest.raises(ValueError, match="distinct"):
-        MLP((2, 3, 1), rng, batch_norm=(1, 1))
+        MLP((2, 3, 1), rng, batch_norm=(1, -1))
+    assert MLP((2, 3, 1), rng, batch_norm=(-2,)).batch_norm == (0,)
     net = MLP((2, 3, 1), rng, batch_norm=(0,))
     with pytest.raises(ValueError, match="at least 2 rows"):
         net.forward(np.ones((1, 2)), training=True)

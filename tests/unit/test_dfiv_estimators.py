@@ -141,9 +141,10 @@ def test_demand_design_runs_end_to_end_small():
     assert np.isfinite(data.mse(model))
 
 
-def _small_demand(backend="numba"):
-    return demand_dfiv(treatment_layers=(4,), instrument_layers=(8,), covariate_layers=(8,), covariate_features=3,
-                       instrument_features=5, epochs=6, stage1_iter=2, covariate_iter=2, eval_every=2, backend=backend)
+def _small_demand(backend="numba", **overrides):
+    return demand_dfiv(**{**dict(treatment_layers=(4,), instrument_layers=(8,), covariate_layers=(8,), covariate_features=3,
+                                 instrument_features=5, epochs=6, stage1_iter=2, covariate_iter=2, eval_every=2,
+                                 backend=backend), **overrides})
 
 
 def test_dfiv_with_covariates_numba_equals_numpy_reference_and_uses_the_covariates():
@@ -166,3 +167,44 @@ def test_covariate_errors_name_the_problem():
     model = _small_demand().fit(data.stage1, data.stage2, seed=0)
     with pytest.raises(ValueError, match="covariates"):
         model.predict_instrument(data.validation.z)
+
+
+@pytest.mark.parametrize("standardize", [True, False])
+def test_standardized_inputs_make_the_fit_invariant_to_affine_units(standardize):
+    """standardize_inputs=True: x, z in other units (a x + b per column) give the same predictions; raw inputs do not."""
+    data = demand_design(600, seed=3)
+    scale, shift = np.array([2.0, 0.5, 3.0]), np.array([-7.0, 1.0, 4.0])
+
+    def moved(sample):
+        return Sample(sample.x * scale + shift, sample.z * scale + shift, sample.y)
+
+    preds = []
+    for s1, s2, test_x in ((data.stage1, data.stage2, data.test_x),
+                           (moved(data.stage1), moved(data.stage2), data.test_x * scale + shift)):
+        model = _small_demand(standardize_inputs=standardize, epochs=4).fit(s1, s2, seed=1)
+        preds.append(model.predict(test_x))
+    # rounding of the standardisation only (a few ulps), grown over 4 epochs of Adam; raw inputs move
+    # the predictions by O(1) relative
+    if standardize:
+        np.testing.assert_allclose(preds[0], preds[1], rtol=1e-6, atol=1e-6 * np.abs(preds[0]).max())
+    else:
+        assert not np.allclose(preds[0], preds[1], rtol=1e-2)
+
+
+def test_demand_dfiv_puts_batch_norm_where_the_authors_nets_have_it():
+    """Instrument net: on the output layer; covariate net: on the last hidden product (before its ReLU); treatment: none."""
+    data = demand_design(300, seed=0)
+    model = demand_dfiv(epochs=1, stage1_iter=1, covariate_iter=1).fit(data.stage1, data.stage2, seed=0)
+    assert model.instrument_net.batch_norm == (2,) and tuple(model.instrument_net.sizes) == (3, 128, 64, 32)
+    assert model.covariate_net.batch_norm == (1,) and tuple(model.covariate_net.sizes) == (2, 128, 32, 16)
+    assert model.treatment_net.batch_norm == () and not model.standardize_inputs
+    assert np.any(model.instrument_net.stats[0] != 0.0)   # the running statistics moved during training
+
+
+def test_dfiv_normalisation_arguments_are_checked():
+    with pytest.raises(ValueError, match="instrument_batch_norm entry must be <= 1"):
+        DFIV(instrument_layers=(8,), instrument_batch_norm=(2,))
+    with pytest.raises(ValueError, match="covariate_batch_norm entry must be >= -3"):
+        DFIV(covariate_layers=(8, 4), covariate_batch_norm=(-4,))
+    with pytest.raises(TypeError, match="standardize_inputs must be a bool"):
+        DFIV(standardize_inputs=1)

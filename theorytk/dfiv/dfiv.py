@@ -161,8 +161,9 @@ class DFIV:
         Standardise every network input by the mean and sd of its stage-1 values (after the
         input map). False feeds the inputs as they are, as the authors' code does.
     instrument_batch_norm, covariate_batch_norm : tuple of int
-        Dense layers of the instrument and covariate networks (0 = the first) whose products
-        are batch-normalised before their activation (:class:`~theorytk.dfiv.features.MLP`).
+        Dense layers of the instrument and covariate networks (0 = the first, -1 = the output
+        layer) whose products are batch-normalised before their activation
+        (:class:`~theorytk.dfiv.features.MLP`).
     backend : {"numba", "numpy"}
         "numpy" runs the plain-NumPy reference twin (for tests and the benchmark).
 
@@ -208,7 +209,8 @@ class DFIV:
         self.eval_every = _validate.integer("eval_every", eval_every, minimum=1)
         self.standardize_inputs = _validate.flag("standardize_inputs", standardize_inputs)
         def norm_layers(name, layers, hidden):
-            return tuple(_validate.integer(f"{name} entry", l, minimum=0, maximum=len(hidden)) for l in layers)
+            return tuple(_validate.integer(f"{name} entry", l, minimum=-len(hidden) - 1, maximum=len(hidden))
+                         for l in layers)
 
         self.instrument_batch_norm = norm_layers("instrument_batch_norm", instrument_batch_norm, self.instrument_layers)
         self.covariate_batch_norm = norm_layers("covariate_batch_norm", covariate_batch_norm, self.covariate_layers)
@@ -423,14 +425,15 @@ class DFIV:
 DEMAND_SETTINGS = dict(treatment_layers=(16,), instrument_layers=(128, 64), treatment_features=1,
                        instrument_features=32, lam1=0.1, lam2=0.1, epochs=100, stage1_iter=20, stage2_iter=1,
                        lr=1e-3, covariates=(1, 2), covariate_layers=(128, 32), covariate_features=16,
-                       covariate_iter=20, standardize_inputs=False, instrument_batch_norm=(2,),
-                       covariate_batch_norm=(1,))
+                       covariate_iter=20, standardize_inputs=False, instrument_batch_norm=(-1,),
+                       covariate_batch_norm=(-2,))
 """The authors' demand-design configuration (``final_configs/dfiv_low_dim/configs.json`` and
 ``nn_structure_for_demand.py`` of ``liyuan9988/DeepFeatureIV``): treatment net 1-16-1 on the
 price, instrument net 3-128-64-32 on (cost, time, emotion), covariate net 2-128-32-16 (ReLU
 output) on (time, emotion); lam1 = lam2 = 0.1; 100 epochs of 20 stage-1, 20 covariate and 1
 stage-2 full-batch Adam steps at lr 1e-3; raw inputs; BatchNorm1d on the instrument net's
-output (its third product) and on the covariate net's second product, before its ReLU. Their
+output layer and on the covariate net's last hidden layer (its second product), before its
+ReLU (counted from the end, so that they stay there when the widths are overridden). Their
 covariate weight decay is rescaled to ours (see ``weight_decay``)."""
 
 

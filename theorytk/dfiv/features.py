@@ -96,8 +96,8 @@ class MLP:
     output : {"linear", "relu"}
         Activation of the last layer.
     batch_norm : sequence of int
-        Dense layers (0 = the first product) whose product is batch-normalised before its
-        activation (see the module docstring). Their scales and shifts follow the dense
+        Dense layers (0 = the first product; negative: from the end, -1 = the output layer)
+        whose product is batch-normalised before its activation (see the module docstring). Their scales and shifts follow the dense
         layers in ``params``; the running statistics are ``stats[RUNNING_MEAN]`` and
         ``stats[RUNNING_VAR]`` (:mod:`theorytk.dfiv._kernels`).
     """
@@ -110,7 +110,7 @@ class MLP:
         self.ops = BACKENDS[_validate.choice("backend", backend, BACKENDS)]
         self.output_relu = _validate.choice("output", output, OUTPUTS) == "relu"
         layers = len(sizes) - 1
-        batch_norm = tuple(_validate.integer("batch_norm entry", l, minimum=0, maximum=layers - 1)
+        batch_norm = tuple(_validate.integer("batch_norm entry", l, minimum=-layers, maximum=layers - 1) % layers
                            for l in batch_norm)
         if len(set(batch_norm)) != len(batch_norm):
             raise ValueError(f"batch_norm must name distinct layers, got {batch_norm}")
