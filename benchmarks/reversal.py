@@ -9,11 +9,28 @@ stop) from Theta_0 = 0. Reported: GD steps per second of
 * ``numpy``: :func:`theorytk.reversal.reference.gd` (the same algorithm with matrix products);
 * ``theta numpy``: GD on Theta itself (d x d) with :func:`theorytk.reversal.reference.loss_and_gradient`,
   the plain formulation (what the coefficient form saves grows with d);
+* ``products numpy``: the reference's two matrix products alone (``K W K_in`` with the block
+  precomputed, one BLAS call each), its floor: ``2 (M^2 N + M N^2)`` flops a step, the same as the
+  kernel's on the dense case;
 * ``jax``: the coefficient step under ``jax.jit`` (``lax.fori_loop``), float64 on the CPU, when JAX
   is installed (otherwise a message says so and the column is NaN);
 
 and the ratios kernel/numpy and kernel/jax. The kernel's, NumPy's and JAX's final coefficients agree
 (asserted, to 1e-9 relative).
+
+Where the time goes (Gaussian case, one thread, best of 15-25 repeats, load 3.5-7 on 2 cores, so
++-40%): the two products ``2 (M^2 N + M N^2) = 1.34`` MFLOP are 55 us by BLAS (numba's ``np.dot``
+or NumPy's ``@``, about 25 GFLOP/s) and about 35-60 us by ``theorytk._gemm.gemm_nn`` (no
+transposes, state ``W^T``); the softmax over ``M N = 4800`` logits was 63-79 us with the scalar libm
+``exp`` (the kernel's bottleneck, and JAX's advantage: its fused softmax is 15 us) and is 15 us
+with the vectorised :func:`theorytk.reversal._kernels.exp_nonpositive`; the update is 3-5 us.
+The NumPy reference performs the same two products, so its time is at least the
+``products numpy`` column: ``numpy / products numpy`` (3.4-3.8 measured) is what removing all of
+its overhead gains at BLAS speed. The kernel passes that only by its products being faster than
+OpenBLAS on these small shapes, so >= 5x NumPy on the dense case is at the edge of what the
+flops allow (measured 3.0-5.3x, and 0.67-1.48x JAX, across runs at load ~7). The one-hot case
+does ``O(M N)`` work a step against the reference's dense products and its softmax (30 000
+logits) is the kernel's main cost.
 """
 import numpy as np
 
@@ -46,6 +63,16 @@ def _kernel(task, K, probes, record, steps):
 def _numpy(task, K, probes, record, steps):
     return lambda: reference.gd(K, task.inputs, task.targets, np.zeros((task.M, task.N)), LR, steps, -np.inf, False,
                                 record, probes)[0]
+
+
+def _products(task, K, steps):
+    K_in = K[np.ix_(task.inputs, task.inputs)]
+    W = np.zeros((task.M, task.N))
+
+    def run():
+        for _ in range(steps):
+            K @ W @ K_in
+    return run
 
 
 def _theta(task, steps):
@@ -84,6 +111,7 @@ def main(cases=None, repeats=3, min_time=0.2):
         steps = spec["steps"]
         kernel = median_seconds(_kernel(task, K, probes, record, steps), repeats, min_time)
         numpy_time = median_seconds(_numpy(task, K, probes, record, steps), repeats, min_time)
+        products = median_seconds(_products(task, K, steps), repeats, min_time)
         theta = median_seconds(_theta(task, steps), 1, min_time)
         jax_run = _jax(task, K, steps)
         if jax_run is None:
@@ -94,7 +122,8 @@ def main(cases=None, repeats=3, min_time=0.2):
             if other is not None and not np.allclose(other(), W, rtol=1e-9, atol=1e-9 * np.abs(W).max()):
                 raise AssertionError(f"{name}: the {label} coefficients differ from the kernel's")
         rows.append({"case": name, "steps": steps, "kernel steps/s": steps / kernel,
-                     "numpy steps/s": steps / numpy_time, "theta numpy steps/s": steps / theta,
+                     "numpy steps/s": steps / numpy_time,
+                     "products numpy steps/s": steps / products, "theta numpy steps/s": steps / theta,
                      "jax steps/s": steps / jax_time, "kernel/numpy": numpy_time / kernel,
                      "kernel/jax": jax_time / kernel})
     print(table(rows, list(rows[0])))

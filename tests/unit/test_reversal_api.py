@@ -1,13 +1,15 @@
 """theorytk.reversal: kernel == NumPy reference, the coefficient form == GD in Theta, gradients against
-finite differences, the fit's accessors, bad inputs named, and the benchmark on a tiny case."""
+finite differences, the kernel's exp and sparse/dense products, the fit's accessors, bad inputs named, and the
+benchmark on a tiny case."""
 import math
 
+import numba
 import numpy as np
 import pytest
 
 from benchmarks import __main__ as bench_main
 from benchmarks import reversal as bench
-from theorytk.reversal import (BilinearModel, TrainingDiverged, entity_chains, entity_pairs, reference,
+from theorytk.reversal import (BilinearModel, TrainingDiverged, _kernels, entity_chains, entity_pairs, reference,
                                train_bilinear)
 
 TASKS = {"one_hot_pairs": lambda: entity_pairs(6, 0.5),
@@ -140,3 +142,36 @@ def test_small_steps_approach_gradient_flow_at_first_order():
     flow = 2 * loss[0.05] - loss[0.1]                    # Richardson extrapolation to lr -> 0
     gaps = np.array([abs(loss[lr] - flow) for lr in (0.4, 0.2, 0.1)])
     np.testing.assert_allclose(gaps[:-1] / gaps[1:], 2.0, rtol=0.15)
+
+
+@numba.njit(fastmath=False, error_model="numpy")
+def _exp_all(x):
+    out = np.empty_like(x)
+    for i in range(x.shape[0]):
+        out[i] = _kernels.exp_nonpositive(x[i])
+    return out
+
+
+def test_vectorised_exp_is_within_two_ulp_of_numpy():
+    rng = np.random.default_rng(11)
+    x = np.concatenate([-rng.uniform(0, -_kernels.EXP_FLOOR, 200_000), -rng.exponential(1e-3, 1000),
+                        [0.0, -0.0, -5e-324, -1e-300, _kernels.EXP_FLOOR, -np.log(2) / 2, -np.log(2)]])
+    got, want = _exp_all(x), np.exp(x)
+    assert np.all(np.abs(got - want) <= 2 * np.spacing(want))
+    assert _exp_all(np.array([0.0]))[0] == 1.0
+    below = _exp_all(np.array([_kernels.EXP_FLOOR - 1e-9, -720.0, -1e308, -np.inf]))
+    np.testing.assert_array_equal(below, 0.0)                        # np.exp: < 3.31e-308 (subnormal) there
+    assert np.isnan(_exp_all(np.array([np.nan]))[0])                 # divergence stays visible
+
+
+def test_sparse_and_dense_products_equal_matmul():
+    rng = np.random.default_rng(12)
+    A = np.zeros((9, 9))
+    A[0] = rng.standard_normal(9)                                    # a dense row
+    A[2, 3], A[5, 0], A[5, 8], A[7, 7] = 1.0, -2.0, 0.5, 3.0         # sparse rows; rows 1, 3, 4, 6, 8 empty
+    B = rng.standard_normal((9, 11))
+    C = rng.standard_normal((6, 9))
+    for matrix in (A, rng.standard_normal((9, 9))):                  # mixed rows, then every row dense (gemm)
+        packed = _kernels.compress(matrix)
+        np.testing.assert_allclose(_kernels.product(matrix, packed, B), matrix @ B, rtol=0, atol=1e-13)
+        np.testing.assert_allclose(_kernels.right_product(C, matrix, packed), C @ matrix, rtol=0, atol=1e-13)

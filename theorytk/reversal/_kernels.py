@@ -19,17 +19,95 @@ The symmetric (tied) model projects each gradient onto symmetric matrices,
 exactly on the ``M x N`` coefficients, at a cost independent of ``d``. Compiled with
 ``fastmath`` off so that the kernel and :mod:`theorytk.reversal.reference` agree to rounding.
 
-Layout: logits are built transposed (``Zt[q, j]``) so that the softmax runs over the ``M``
-candidates contiguously. The constant Gram blocks are multiplied through :func:`product`: a block
-whose rows are all dense (Gaussian embeddings) by BLAS (``np.dot``), otherwise each row by its
-non-zeros (:func:`compress`; a row with fewer than a quarter non-zeros), so one-hot GD costs
-``O(M N)`` a step instead of the reference's dense ``O(M^2 N + M N^2)``.
+Layout and cost: the state is ``Wt = W^T`` (a row per pair) and logits are built transposed
+(``Zt[q, j]``, ``Zt = K_q (Wt K)``) so that the softmax and the update run over the ``M``
+candidates contiguously. The constant Gram blocks are multiplied through :func:`product` and
+:func:`right_product`: when all rows are dense (Gaussian embeddings) by the register-tiled
+:func:`theorytk._gemm.gemm_nn`, otherwise each row by its non-zeros (:func:`compress`; a row with
+fewer than a quarter non-zeros), so one-hot GD costs ``O(M N)`` a step instead of the
+reference's dense ``O(M^2 N + M N^2)``. A dense step is two products, ``2 (M^2 N + M N^2)`` flops
+in all, the same as the reference's, so the kernel's gain over it is the
+reference's overhead and its ``M N`` scalar ``exp`` calls: the softmax uses
+:func:`exp_nonpositive`, which LLVM vectorises (profile and numbers in :mod:`benchmarks.reversal`).
 """
 import numpy as np
 
+from theorytk._gemm import PLAIN, gemm_nn
 from theorytk._jit import kernel
+from theorytk._vecmath import (_E1, _E2, _E3, _EXPONENT_BIAS, _LN2_HI, _LN2_LO, _LOG2E, _O0, _O1, _O2, _TWO52,
+                               _TWO52_BITS, _bits_float, _float_bits)
 
 BLOWUP = 1e300
+EXP_FLOOR = -708.0
+"""Below it :func:`exp_nonpositive` returns 0 (``np.exp`` is below 3.31e-308 there, subnormal from -708.4)."""
+
+
+@kernel(inline="always", fastmath=False)
+def exp_nonpositive(x):
+    r""":math:`e^x` for :math:`x \le 0`, in arithmetic that LLVM vectorises (``np.exp`` is a scalar libm call here).
+
+    The method of :func:`theorytk._vecmath.tanh` (Cody-Waite reduction, [6/6] Pade approximant):
+    :math:`e^x = 2^{k} e^{r}` with :math:`k = \operatorname{round}(x / \ln 2) \le 0` and
+    :math:`r = x - k \ln 2 \in [-\tfrac{\ln 2}{2}, \tfrac{\ln 2}{2}]` (``ln 2`` split in a high and a low part, so
+    :math:`k \ln 2_{hi}` is exact), :math:`2^{k}` written into the exponent bits, and
+    :math:`e^r = P(r)/P(-r)` with :math:`P(r) = E(r^2) + r\,O(r^2)` (the Pade numerator; its error is below
+    1e-18 on that interval). Measured against ``np.exp``: at most 2 ulp on ``[EXP_FLOOR, 0]`` (tests). Below
+    :data:`EXP_FLOOR` it returns 0 (``np.exp`` gives at most 3.31e-308 there), NaN gives NaN, ``-inf`` gives 0.
+    Compiled without fast-math flags, and so are its callers (reassociation would undo the split of ``ln 2``).
+    """
+    a = max(x, EXP_FLOOR)
+    k = np.floor(a * _LOG2E + 0.5)
+    r = (a - k * _LN2_HI) - k * _LN2_LO
+    k_int = _float_bits(_TWO52 - k) - _TWO52_BITS
+    scale = _bits_float((_EXPONENT_BIAS - k_int) << 52)
+    r2 = r * r
+    even = 1.0 + r2 * (_E1 + r2 * (_E2 + r2 * _E3))
+    odd = r * (_O0 + r2 * (_O1 + r2 * _O2))
+    value = scale * ((even + odd) / (even - odd))
+    return 0.0 if x < EXP_FLOOR else value
+
+
+@kernel(fastmath=False)
+def softmax_residual(Zt, targets):
+    r"""Rows of ``Zt`` (logits, one row per training pair) into ``softmax - onehot(targets)`` in place; returns the
+    mean cross-entropy :math:`\frac1N \sum_n [\log \sum_j e^{z_{nj}} - z_{n, y_n}]`.
+
+    Per row: the maximum (four running maxima), :math:`e^{z - \max}` through :func:`exp_nonpositive` (a vectorised
+    loop), its sum (four running sums, then added in a fixed order), the scaling by its inverse and the
+    target's -1.
+    """
+    N, M = Zt.shape
+    head = M - M % 4
+    loss = 0.0
+    for n in range(N):
+        z = Zt[n]
+        t0, t1, t2, t3 = z[0], z[0], z[0], z[0]
+        for j in range(0, head, 4):
+            t0 = z[j] if z[j] > t0 else t0
+            t1 = z[j + 1] if z[j + 1] > t1 else t1
+            t2 = z[j + 2] if z[j + 2] > t2 else t2
+            t3 = z[j + 3] if z[j + 3] > t3 else t3
+        for j in range(head, M):
+            t0 = z[j] if z[j] > t0 else t0
+        top = max(max(t0, t1), max(t2, t3))
+        target = z[targets[n]]
+        for j in range(M):
+            z[j] = exp_nonpositive(z[j] - top)
+        s0, s1, s2, s3 = 0.0, 0.0, 0.0, 0.0
+        for j in range(0, head, 4):
+            s0 += z[j]
+            s1 += z[j + 1]
+            s2 += z[j + 2]
+            s3 += z[j + 3]
+        for j in range(head, M):
+            s0 += z[j]
+        total = (s0 + s1) + (s2 + s3)
+        loss += top + np.log(total) - target
+        inverse = 1.0 / total                  # one division a row (the reference divides each entry: 1 ulp apart)
+        for j in range(M):
+            z[j] *= inverse
+        z[targets[n]] -= 1.0
+    return loss / N
 
 
 @kernel(fastmath=False)
@@ -55,11 +133,14 @@ def compress(A):
 
 @kernel(fastmath=False)
 def product(A, compressed, B):
-    """``A @ B`` for a constant ``A`` given with its :func:`compress`: BLAS when every row is dense, else each
-    row through its non-zeros (a plain loop over the rows that are dense)."""
+    """``A @ B`` for a constant ``A`` given with its :func:`compress` and a C-contiguous ``B``: the register-tiled
+    :func:`theorytk._gemm.gemm_nn` when every row of ``A`` is dense, else each row through its non-zeros (a
+    plain loop over the rows that are dense)."""
     ptr, idx, val, dense = compressed
     if dense.all():
-        return np.dot(A, B)
+        out = np.empty((A.shape[0], B.shape[1]))
+        gemm_nn(A, B, np.zeros(B.shape[1]), out, 0, A.shape[0], PLAIN, out)
+        return out
     out = np.zeros((A.shape[0], B.shape[1]))
     for i in range(A.shape[0]):
         acc = out[i]
@@ -74,6 +155,28 @@ def product(A, compressed, B):
 
 
 @kernel(fastmath=False)
+def right_product(B, A, compressed):
+    """``B @ A`` for a C-contiguous ``B`` and a constant ``A`` given with its :func:`compress`: ``gemm_nn`` when every
+    row of ``A`` is dense, else ``sum_m B[:, m] A[m, :]`` through the non-zeros of each row ``A[m]`` (one column
+    update ``out[:, col] += A[m, col] B[:, m]`` each; measured 5x faster here than gathering each entry of the
+    result through a one-entry row)."""
+    ptr, idx, val, dense = compressed
+    if dense.all():
+        out = np.empty((B.shape[0], A.shape[1]))
+        gemm_nn(B, A, np.zeros(A.shape[1]), out, 0, B.shape[0], PLAIN, out)
+        return out
+    out = np.zeros((B.shape[0], A.shape[1]))
+    for m in range(A.shape[0]):
+        lo, hi = (0, A.shape[1]) if dense[m] else (ptr[m], ptr[m + 1])
+        for k in range(lo, hi):
+            col, a = (k, A[m, k]) if dense[m] else (idx[k], val[k])
+            if a != 0.0:
+                for n in range(B.shape[0]):
+                    out[n, col] += a * B[n, m]
+    return out
+
+
+@kernel(fastmath=False)
 def _block(K, rows, cols):
     """``K[rows][:, cols]`` as a new C-contiguous array."""
     out = np.empty((rows.shape[0], cols.shape[0]))
@@ -84,13 +187,14 @@ def _block(K, rows, cols):
 
 
 @kernel(fastmath=False)
-def _logits_t(K, Kc, W, Kq, Kqc, symmetric, Kx, Kxc, queries):
-    """``Zt[c, j] = z_j(queries[c])`` with ``Kq = K[queries][:, inputs]``, ``Kx = K[:, inputs]`` (and compressed):
-    ``Zt = Kq (K W)^T``; tied: the mean of that and ``(Kx (K W)[queries]^T)^T``."""
-    KW = product(K, Kc, W)                                              # M x N
-    Zt = product(Kq, Kqc, np.ascontiguousarray(KW.T))                   # Q x M
+def _logits_t(K, Kc, Wt, Kq, Kqc, symmetric, Kx, Kxc, queries):
+    """``Zt[c, j] = z_j(queries[c])`` from ``Wt = W^T`` with ``Kq = K[queries][:, inputs]``, ``Kx = K[:, inputs]``
+    (and compressed): ``Zt = Kq (Wt K)`` (``Wt K = (K W)^T``, ``K`` symmetric); tied: the mean of that and
+    ``(Kx (Wt K)[:, queries])^T``."""
+    G = right_product(Wt, K, Kc)                                        # N x M
+    Zt = product(Kq, Kqc, G)                                            # Q x M
     if symmetric:
-        extra = product(Kx, Kxc, np.ascontiguousarray(KW[queries].T))   # M x Q
+        extra = product(Kx, Kxc, np.ascontiguousarray(G[:, queries]))   # M x Q
         Zt = 0.5 * (Zt + extra.T)
     return Zt
 
@@ -106,6 +210,7 @@ def gd(K, inputs, targets, W, lr, steps, until_loss, symmetric, record, probes, 
     """
     M, N = W.shape
     scale = lr / N
+    Wt = np.ascontiguousarray(W.T)                # the state, one row per pair (contiguous updates)
     Kc = compress(K)
     K_train, K_probe, Kx = _block(K, inputs, inputs), _block(K, probes, inputs), _block(K, np.arange(M), inputs)
     train_c, probe_c, x_c = compress(K_train), compress(K_probe), compress(Kx)
@@ -113,36 +218,21 @@ def gd(K, inputs, targets, W, lr, steps, until_loss, symmetric, record, probes, 
     written = 0
     t = 0
     while True:
-        Zt = _logits_t(K, Kc, W, K_train, train_c, symmetric, Kx, x_c, inputs)
-        loss = 0.0
-        for n in range(N):
-            z = Zt[n]
-            top = z[0]
-            for j in range(1, M):
-                if z[j] > top:
-                    top = z[j]
-            target = z[targets[n]]
-            total = 0.0
-            for j in range(M):
-                z[j] = np.exp(z[j] - top)      # Zt now holds the unnormalised softmax
-                total += z[j]
-            loss += top + np.log(total) - target
-            for j in range(M):
-                z[j] /= total
-            z[targets[n]] -= 1.0               # the residual R^T
-        loss /= N
+        Zt = _logits_t(K, Kc, Wt, K_train, train_c, symmetric, Kx, x_c, inputs)
+        loss = softmax_residual(Zt, targets)
         out_loss[t] = loss
         done = not abs(loss) <= BLOWUP or loss <= until_loss or t == steps
         due = k < record.shape[0] and record[k] == t
         if due:
             k += 1
         if due or done:
-            out_logits[written] = _logits_t(K, Kc, W, K_probe, probe_c, symmetric, Kx, x_c, probes)
+            out_logits[written] = _logits_t(K, Kc, Wt, K_probe, probe_c, symmetric, Kx, x_c, probes)
             out_steps[written] = t
             written += 1
         if done:
+            W[:, :] = Wt.T
             return t, written
-        for j in range(M):
-            for n in range(N):
-                W[j, n] -= scale * Zt[n, j]
+        for n in range(N):
+            for j in range(M):
+                Wt[n, j] -= scale * Zt[n, j]
         t += 1
