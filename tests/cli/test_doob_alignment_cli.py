@@ -6,7 +6,7 @@ import pytest
 
 from validations import __main__ as listing
 from validations import doob_alignment
-from tests.cli._runner import quick_run_fixture, run_validation
+from tests.cli._runner import assert_every_mutant_rejected_and_no_claim_idle, quick_run_fixture, run_validation
 
 PLOTS = ("p1_bound.png", "p1_score_error.png", "p2_modes.png", "mc_rate.png", "dual_averaging.png")
 
@@ -30,10 +30,8 @@ def test_quick_run_holds_and_rejects_every_mutant(quick_run):
     assert proc.returncode == 0, (proc.stdout, proc.stderr)
     assert verdict["all_hold"] and verdict["n_claims"] >= 20
     assert all(claim["sentence"] and isinstance(claim["holds"], bool) for claim in verdict["claims"])
-    mutants = verdict["mutants"]
-    assert sorted(m["name"] for m in mutants["declared"]) == sorted(m.name for m in doob_alignment.MUTANTS)
-    assert mutants["all_rejected"] and mutants["unrejected"] == [], mutants
-    for mutant in mutants["declared"]:
+    assert_every_mutant_rejected_and_no_claim_idle(verdict, doob_alignment.MUTANTS)
+    for mutant in verdict["mutants"]["declared"]:
         assert mutant["error"] is None and mutant["rejected_by"], mutant
 
 
