@@ -7,8 +7,8 @@ benchmark times the two on the real shapes, one after the other in one run, with
 blocks and threads:
 
 * ``mfld forward`` / ``mfld backward``: the mean-field step's ``H = X Zp`` (``gemm_nn``) and
-  ``G = S Zp^T`` (``gemm_nt``), 32-particle blocks, for the large case (N = 2000, n = 1000,
-  d = 20) and the validation's (N = 512, n = 16, d = 1);
+  ``G = S Zp^T`` (``gemm_nt``) in blocks of ``theorytk.mfld._kernels.BLOCK`` particles, for
+  the large case (N = 2000, n = 1000, d = 20) and the validation's (N = 512, n = 16, d = 1);
 * ``dfiv ...``: the demand-design networks' 128 -> 64 layer on 5000 rows in 40 blocks of 125:
   forward ``A W + b`` and input gradient ``delta W^T`` (``gemm_nn``), weight gradient
   ``A^T delta`` per block (``gemm_tn``).
@@ -24,6 +24,7 @@ from numba import prange
 from benchmarks._timing import table
 from benchmarks.mfld import alternating_medians
 from theorytk import _gemm
+from theorytk.mfld._kernels import BLOCK
 
 
 @numba.njit(parallel=True)
@@ -80,11 +81,11 @@ def _cases(scale=1.0):
         zero = np.zeros(n)
         flops = 2.0 * N * n * (d + 1)
         cases.append((f"mfld forward {label} ({N}x{d + 1})@({d + 1}x{n})", flops,
-                      lambda X=X, Zp=Zp, z=zero, H=H1: _tiles_nn(X, Zp, z, H, 32),
-                      lambda X=X, Zp=Zp, z=zero, H=H2: _blas_nn(X, Zp, z, H, 32), H1, H2))
+                      lambda X=X, Zp=Zp, z=zero, H=H1: _tiles_nn(X, Zp, z, H, BLOCK),
+                      lambda X=X, Zp=Zp, z=zero, H=H2: _blas_nn(X, Zp, z, H, BLOCK), H1, H2))
         cases.append((f"mfld backward {label} ({N}x{n})@({n}x{d + 1})", flops,
-                      lambda S=S, Zp=Zp, G=G1: _tiles_nt(S, Zp, G, 32),
-                      lambda S=S, ZpT=ZpT, G=G2: _blas_nt(S, ZpT, G, 32), G1, G2))
+                      lambda S=S, Zp=Zp, G=G1: _tiles_nt(S, Zp, G, BLOCK),
+                      lambda S=S, ZpT=ZpT, G=G2: _blas_nt(S, ZpT, G, BLOCK), G1, G2))
     rows, block = max(125, int(5000 * scale)), 125
     A, W, delta = rng.standard_normal((rows, 128)), rng.standard_normal((128, 64)), rng.standard_normal((rows, 64))
     Wt, bias128, bias64 = np.ascontiguousarray(W.T), rng.standard_normal(128), rng.standard_normal(64)

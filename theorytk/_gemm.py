@@ -1,18 +1,19 @@
 """Register-tiled small matrix products for numba kernels that run on one row block per thread.
 
-BLAS is the right tool for one large product, but the DFIV networks run thousands of small
-products (a block of 128 rows times a 128 x 64 weight matrix), and calling a pthreads
-OpenBLAS from several numba threads at once made each call about four times slower here
-(measured in ``benchmarks/dfiv.py``'s history: the calls contend inside the library). These
-products are written with the explicit 4-lane vectors of :mod:`theorytk._vecmath`: a tile of
-6 rows x 8 columns keeps its 12 accumulators in registers (with two operand vectors and a
-broadcast, 15 of the 16 AVX2 registers) while the inner dimension runs, in order, so every
-result is a fixed sequence of fused multiply-adds whatever the thread count or tile shape.
+BLAS is the right tool for one large product, but the DFIV networks and the mean-field step
+run thousands of small products, one per row block and thread (a block of 125 rows times a
+128 x 64 weight matrix; 24 particles times the ``(d+1) x n`` extended inputs), where a
+pthreads BLAS called from several numba threads at once contends inside the library, and a
+single-threaded one was slower than these tiles on most of those shapes (see below). These products are
+written with the explicit 4-lane vectors of :mod:`theorytk._vecmath`: a tile of 6 rows x 8
+columns keeps its 12 accumulators in registers (with two operand vectors and a broadcast,
+15 of the 16 AVX2 registers) while the inner dimension runs, in order, so every result is a
+fixed sequence of fused multiply-adds whatever the thread count or tile shape.
 
 A tile that would run past the last row reads that row again and drops the extra results,
-so a remainder costs one full tile instead of a slow scalar loop. Measured here (one thread,
-128-row blocks): 6-row tiles are 10-13% faster than 4-row tiles for ``gemm_nn`` and 15-20%
-for ``gemm_tn`` on the 128 x 64 layer, where the products reach 34-43 GFLOP/s per core.
+so a remainder costs one full tile instead of a slow scalar loop. How fast the tiles are,
+against BLAS called from the same row blocks and against other tile shapes, is measured by
+``python -m benchmarks gemm`` and recorded in ``benchmarks/MEASUREMENTS.md``.
 
 * :func:`gemm_nn`: ``C[r] = A[r] @ B + bias`` for the rows r in ``[i0, i1)``, with the ReLU
   (forward pass) or the ReLU derivative (input gradients, ``B = W^T``) fused into the store;
@@ -24,10 +25,6 @@ for ``gemm_tn`` on the 128 x 64 layer, where the products reach 34-43 GFLOP/s pe
   long rows (the mean-field step's gradient: a block of particles' ``S`` times the ``d + 1``
   rows of the extended inputs). Its 4 x 3 tiles are dot products along the rows, in 4-lane
   partial sums reduced by :func:`theorytk._vecmath.sum4` at the end.
-
-Whether these tiles still beat BLAS called from the same row blocks (``np.dot`` inside a
-``prange``, one BLAS thread) is measured by ``python -m benchmarks gemm`` on the shapes of
-both systems; the numbers are in ``benchmarks/MEASUREMENTS.md``.
 
 All arrays are C-contiguous float64; no bounds checks (the callers own the shapes).
 """
