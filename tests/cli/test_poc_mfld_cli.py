@@ -6,7 +6,7 @@ import pytest
 
 from validations import __main__ as listing
 from validations import poc_mfld
-from tests.cli._runner import quick_run_fixture, run_validation
+from tests.cli._runner import assert_every_mutant_rejected_and_no_claim_idle, quick_run_fixture, run_validation
 
 
 
@@ -38,10 +38,8 @@ def test_quick_run_holds_and_rejects_every_mutant(quick_run):
     assert verdict["all_hold"] and verdict["n_claims"] >= 10
     for claim in verdict["claims"]:
         assert claim["sentence"] and isinstance(claim["holds"], bool)
-    mutants = verdict["mutants"]
-    assert sorted(m["name"] for m in mutants["declared"]) == sorted(m.name for m in poc_mfld.MUTANTS)
-    assert mutants["all_rejected"] and mutants["unrejected"] == [], mutants
-    for mutant in mutants["declared"]:
+    assert_every_mutant_rejected_and_no_claim_idle(verdict, poc_mfld.MUTANTS)
+    for mutant in verdict["mutants"]["declared"]:
         assert mutant["rejected_by"] and mutant["error"] is None, mutant
 
 
