@@ -141,10 +141,27 @@ COT_PARITY = Theorem(
                   "(obligation cot_recursion over all strings of length <= 6); each step is the even-pairs label "
                   "of (c_{t-1}, s_t)", "derived here",
                   "The paper solves parity through CoT at inference with the even-pairs model [paper: abstract]; "
-                  "its CoT format is unconfirmed. CoT training is not implemented."),
+                  "this two-token format is ours (the paper's truncated format is COT_TRAINING's)."),
 )
 
-THEOREMS = (LOG_SLOPE, RATE_CONSTANT, LOSS_RATE, DIRECTION, PHASE_ONE, TWO_PHASE, UNIFORM_ATTENTION, COT_PARITY)
+COT_TRAINING = Theorem(
+    name="parity_by_cot_training",
+    statement="parity by truncated CoT with a model that gives every window's even-pairs label: accuracy = 1",
+    expr=sp.Integer(1),
+    symbols=(),
+    source=Source(HUANG_2025, "Sec. on parity check, as a third-party paper note (stored code index, id 61396501216) "
+                  "states it; the paper's text was not reached: truncated CoT compares the window's first and last "
+                  "tokens, appends a if equal else b and drops the first token; CoT training = loss on the "
+                  "teacher-forced windows + the even-pairs loss", "secondary",
+                  "Derived here: the appended tokens are y_1 = x_1 xor x_n, y_{k+1} = x_{k+1} xor y_k, so the last "
+                  "is the parity of the b's (obligation truncated_cot_recursion over all strings of length <= 6) "
+                  "and every window's step label is its even-pairs label (first = last), so a model trained to "
+                  "zero error on parity_cot answers every step right. The paper states the two-phase dynamics for "
+                  "CoT training too [paper: abstract].", arxiv="2505.00926"),
+)
+
+THEOREMS = (LOG_SLOPE, RATE_CONSTANT, LOSS_RATE, DIRECTION, PHASE_ONE, TWO_PHASE, UNIFORM_ATTENTION, COT_PARITY,
+            COT_TRAINING)
 
 
 def _midpoint_identity(length=4):
@@ -170,6 +187,19 @@ def _cot_recursion(max_length=6):
             for token in s:
                 c = 0 if c == token else 1
             wrong += int(c != sum(s) % 2)
+    return sp.Integer(wrong)
+
+
+def _truncated_cot_recursion(max_length=6):
+    """Number of strings of length 2..``max_length`` where the truncated CoT's last appended token (first xor last
+    of each window, the window shifted by one) differs from the parity of the b-count (0)."""
+    wrong = 0
+    for n in range(2, max_length + 1):
+        for s in itertools.product((0, 1), repeat=n):
+            window = list(s)
+            for _ in range(n - 1):
+                window = window[1:] + [window[0] ^ window[-1]]
+            wrong += int(window[-1] != sum(s) % 2)
     return sp.Integer(wrong)
 
 
@@ -214,6 +244,7 @@ def obligations():
         "direction_gap_vanishes": ("zero", sp.limit(DIRECTION.expr, t, sp.oo)),
         "midpoint_identity": ("zero", _midpoint_identity()),
         "cot_recursion": ("zero", _cot_recursion()),
+        "truncated_cot_recursion": ("zero", _truncated_cot_recursion()),
         "rate_constant_is_slope_squared": ("zero", RATE_CONSTANT.expr - LOG_SLOPE.expr**2),
         "log_slope_positive": ("positive", LOG_SLOPE.expr),
     }

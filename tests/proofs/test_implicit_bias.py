@@ -20,7 +20,7 @@ OBLIGATIONS = thm.obligations()
 
 def test_obligations_are_present():
     for name in ("slope_limit", "eta_t_loss_is_sum_alpha", "two_point_svm", "direction_leading_term",
-                 "midpoint_identity", "cot_recursion", "loss_exponent_is_minus_one"):
+                 "midpoint_identity", "cot_recursion", "truncated_cot_recursion", "loss_exponent_is_minus_one"):
         assert name in OBLIGATIONS
 
 
@@ -57,6 +57,14 @@ def test_content_dependent_attention_breaks_the_midpoint_identity():
 def test_a_wrong_cot_update_fails():
     wrong = sum(int((1 if 0 == s[-1] else 0) != sum(s) % 2) for s in [(0,), (1,), (0, 1), (1, 1)])
     assert wrong > 0
+    # truncated CoT that appends "first = last" the other way round (a where they differ) is wrong
+    wrong_truncated = 0
+    for s in [(0, 0), (0, 1, 1), (1, 0, 1, 1)]:
+        window = list(s)
+        for _ in range(len(s) - 1):
+            window = window[1:] + [1 - (window[0] ^ window[-1])]
+        wrong_truncated += int(window[-1] != sum(s) % 2)
+    assert wrong_truncated > 0
     s, w = sp.symbols("s w_hat", positive=True)
     assert not holds("zero", sp.limit(sp.diff(2 * w * s, s), s, sp.oo) - w)
 

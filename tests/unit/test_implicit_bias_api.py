@@ -1,10 +1,10 @@
 """theorytk.implicit_bias: the issue's API, the tasks' truth, kernel == reference, gradients against finite
-differences, the SVM's KKT conditions, parity by CoT, and bad input."""
+differences, the SVM's KKT conditions, parity by CoT (two-token and truncated; CoT training), and bad input."""
 import numpy as np
 import pytest
 
-from theorytk.implicit_bias import (NotSeparable, OneLayerTransformer, TrainingDiverged, all_strings, even_pairs,
-                                    max_margin, parity, separable, train)
+from theorytk.implicit_bias import (NotSeparable, OneLayerTransformer, TrainingDiverged, all_strings, cot_windows,
+                                    even_pairs, max_margin, parity, parity_cot, separable, train)
 from theorytk.implicit_bias import _kernels, reference
 
 
@@ -116,6 +116,33 @@ def test_uniform_attention_cannot_separate_even_pairs_but_a_trained_model_solves
     assert np.any(uniform.parity_by_cot(parity(4)) != parity(4).labels)
 
 
+def test_truncated_cot_windows_know_their_truth():
+    strings, lengths = all_strings(6)
+    for row, n in zip(strings, lengths):
+        if n < 2:
+            continue
+        windows, labels, answer = cot_windows(row[:n])
+        assert windows.shape == (n - 1, n) and answer == int(row[:n].sum()) % 2
+        np.testing.assert_array_equal(labels, np.where(windows[:, 0] == windows[:, -1], 1.0, -1.0))  # even-pairs labels
+        np.testing.assert_array_equal(windows[1:, :-1], windows[:-1, 1:])                          # shifted by one
+    task = parity_cot(5, 3)
+    assert task.size == even_pairs(5).size + 2**3 * 2 and task.name == "parity_cot"
+    np.testing.assert_array_equal(task.labels[:62], even_pairs(5).labels)
+
+
+def test_cot_training_solves_parity_and_shuffled_cot_labels_do_not():
+    data = parity_cot(5, 4)
+    run = train(OneLayerTransformer(5), data, eta=1.0, steps=2000, record=[2000], seed=1)
+    assert run.accuracy[-1] == 1.0
+    target = parity(5)
+    np.testing.assert_array_equal(run.model.parity_by_truncated_cot(target), target.labels)
+    shuffled = data.with_labels(np.random.default_rng(0).permutation(data.labels))
+    bad = train(OneLayerTransformer(5), shuffled, eta=1.0, steps=2000, record=[2000], seed=1)
+    assert np.mean(bad.model.parity_by_truncated_cot(target) == target.labels) < 0.75
+    even = train(OneLayerTransformer(5), even_pairs(5), eta=1.0, steps=2000, record=[2000], seed=1)
+    np.testing.assert_array_equal(even.model.parity_by_truncated_cot(target), target.labels)   # zero-shot, as the note says
+
+
 def test_runs_are_reproducible_and_read_only():
     data = even_pairs(3)
     a, b = (train(OneLayerTransformer(3), data, eta=1.0, steps=50, record=[10, 50], seed=5) for _ in range(2))
@@ -152,6 +179,11 @@ def test_runs_are_reproducible_and_read_only():
     (lambda: max_margin(np.ones((2, 2)), [1, 0]), ValueError, "labels must be \\+1 or -1"),
     (lambda: max_margin([[np.nan, 1.0]], [1]), ValueError, "features must be finite"),
     (lambda: even_pairs(3).with_labels(np.zeros(14)), ValueError, "labels must all be \\+1 or -1"),
+    (lambda: parity_cot(4, 5), ValueError, "cot_length must be <= 4"),
+    (lambda: parity_cot(1, 1), ValueError, "max_length must be >= 2"),
+    (lambda: cot_windows([0, 2]), ValueError, "string must hold at least two tokens in"),
+    (lambda: OneLayerTransformer(3, np.zeros((5, 5)), np.zeros(5)).parity_by_truncated_cot(parity(4)), ValueError,
+     "task has strings of length up to 4"),
 ])
 def test_bad_input_names_the_argument(call, error, match):
     with pytest.raises(error, match=match):

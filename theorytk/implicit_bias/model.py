@@ -17,11 +17,14 @@ Parity through chain of thought at inference (:meth:`OneLayerTransformer.parity_
 parity state :math:`c_t` (a while the number of b's in :math:`s_1..s_t` is even) obeys
 :math:`c_t = a \iff c_{t-1} = s_t`, with :math:`c_0 = a`, so each CoT step is an even-pairs
 question on the two-token string :math:`(c_{t-1}, s_t)`, answered by the even-pairs model
-[derived here; the paper's CoT format is unconfirmed]. CoT *training* (the paper's second route)
-is not implemented: its format could not be pinned, and the natural candidate (the states
-:math:`c_1..c_t` appended after the string, the next state as the label) is not learned by this
-model (prototype, L = 3..5, with or without a leading c_0 = a, up to 2e5 steps: accuracy stuck at
-0.80-0.83, features never separable).
+[derived here]. The paper's own format, as a third-party note states it [secondary], is the
+*truncated* CoT of :mod:`theorytk.implicit_bias.tasks` (:meth:`OneLayerTransformer.parity_by_truncated_cot`):
+each step asks the even-pairs question of the whole current window, appends the answer and drops
+the first token. CoT *training* (the paper's second route) is GD on
+:func:`~theorytk.implicit_bias.parity_cot` (the teacher-forced windows plus the even-pairs loss);
+a model so trained then solves parity by truncated CoT. An earlier candidate format (the states
+:math:`c_1..c_t` appended after the string, the next state as the label, no regulariser) is not
+learned by this model (prototype, L = 3..5, up to 2e5 steps: accuracy stuck at 0.80-0.83).
 """
 from dataclasses import dataclass, field
 
@@ -145,3 +148,32 @@ class OneLayerTransformer:
                 c = 0 if same[c, s] else 1
             out[n] = 1.0 if c == 0 else -1.0
         return out
+
+    def parity_by_truncated_cot(self, task):
+        """Parity labels (+1: even number of b's) of ``task``'s strings by the truncated CoT of
+        :mod:`theorytk.implicit_bias.tasks`: a string of length n takes n - 1 steps, each the model's even-pairs
+        answer (``u.h > 0``: first = last) on the current length-n window, appended as ``a`` (yes) or ``b``
+        while the first token is dropped; the last appended token is the answer (a string of length 1
+        is its own answer).
+
+        Returns
+        -------
+        numpy.ndarray of float, shape (N,)
+        """
+        task = self.check_task(task)
+        W, u = self._parameters()
+        D = self.dim
+        windows = self._padded(task)
+        for step in range(task.max_length - 1):
+            active = np.flatnonzero(task.lengths > step + 1)
+            current = np.ascontiguousarray(windows[active])
+            h = np.zeros((active.size, D))
+            _kernels.forward_backward(current, task.lengths[active], np.ones(active.size), W, u, np.zeros((D, D)),
+                                      np.zeros(D), h, False)
+            appended = np.where(h @ u > 0, 0, 1)
+            ends = task.lengths[active]
+            current[:, :-1] = current[:, 1:]
+            current[np.arange(active.size), ends - 1] = appended
+            windows[active] = current
+        last = windows[np.arange(task.size), task.lengths - 1]
+        return np.where(last == 0, 1.0, -1.0)
