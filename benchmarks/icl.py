@@ -11,14 +11,19 @@ edge step eta, all (2d+2)^2 entries of V and W trained by Adam. Reported:
   ``fori_loop`` over steps, float64 on the CPU; written here for the benchmark, skipped when
   JAX is not installed), and the ratios kernel/numpy, kernel/jax;
 * rollout throughput (prompts per second for an 8-step autoregressive rollout) of the kernel
-  and the NumPy reference.
+  and the NumPy reference;
+* a second case: the looped layer (K = 8 loops, final-output loss, back-propagation through
+  the loops: :func:`theorytk.icl._kernels.looped_loss_and_gradients`) against its NumPy twin
+  (no JAX peer for it; its rollout column is the looped rollout).
 """
 import numpy as np
 
 from benchmarks._timing import median_seconds, table
 from theorytk.icl import _kernels, edge_step, reference, regression_prompts
 
-CASES = {"d=10 n=40 k=8 B=256": dict(d=10, n=40, k=8, batch=256, steps=10, rollout_prompts=4096)}
+CASES = {"d=10 n=40 k=8 B=256": dict(d=10, n=40, k=8, batch=256, steps=10, rollout_prompts=4096),
+         "looped d=10 n=40 K=8 B=256": dict(d=10, n=40, k=8, batch=256, steps=10, rollout_prompts=4096, mode="looped")}
+MODES = {"cot": _kernels.COT, "looped": _kernels.LOOPED}
 LR = 2e-3
 B1, B2, TINY = 0.9, 0.999, 1e-8
 
@@ -29,28 +34,33 @@ def _init(d, seed=0):
     return 0.01 * rng.standard_normal((D, D)), 0.01 * rng.standard_normal((D, D))
 
 
-def _kernel_runner(d, n, k, batch, steps):
+def _kernel_runner(d, n, k, batch, steps, mode="cot"):
     eta = edge_step(d, n)
     seeds = np.arange(steps, dtype=np.int64)
 
     def run():
         V, W = _init(d)
         ones = np.ones_like(V)
-        _kernels.train(V, W, ones, ones, d, n, batch, seeds, k, eta, _kernels.COT, _kernels.ADAM, LR, 1.0,
+        _kernels.train(V, W, ones, ones, d, n, batch, seeds, k, eta, MODES[mode], _kernels.ADAM, LR, 1.0,
                        np.empty(steps))
 
     return run
 
 
-def _numpy_runner(d, n, k, batch, steps):
+def _numpy_runner(d, n, k, batch, steps, mode="cot"):
     eta = edge_step(d, n)
+
+    def gradients(V, W, X, y, wstar):
+        if mode == "looped":
+            return reference.looped_loss_and_gradients(V, W, X, y, wstar, k, False)
+        return reference.loss_and_gradients(V, W, X, y, wstar, eta, k, _kernels.COT)
 
     def run():
         V, W = _init(d)
         state = [np.zeros_like(V) for _ in range(4)]
         for s in range(steps):
             X, y, wstar = reference.sample_prompts(batch, n, d, 1.0, np.uint64(s))    # the kernel's prompts
-            _, gV, gW = reference.loss_and_gradients(V, W, X, y, wstar, eta, k, _kernels.COT)
+            _, gV, gW = gradients(V, W, X, y, wstar)
             for i, (param, g) in enumerate(((V, gV), (W, gW))):
                 m, v = state[2 * i], state[2 * i + 1]
                 m[:] = B1 * m + (1 - B1) * g
@@ -119,14 +129,16 @@ def main(cases=None):
     rows = []
     for name, spec in (CASES if cases is None else cases).items():
         d, n, k, batch, steps = spec["d"], spec["n"], spec["k"], spec["batch"], spec["steps"]
-        kernel = median_seconds(_kernel_runner(d, n, k, batch, steps))
-        numpy_time = median_seconds(_numpy_runner(d, n, k, batch, steps), repeats=3)
-        jax_run = _jax_runner(d, n, k, batch, steps)
+        mode = spec.get("mode", "cot")
+        looped = mode == "looped"
+        kernel = median_seconds(_kernel_runner(d, n, k, batch, steps, mode))
+        numpy_time = median_seconds(_numpy_runner(d, n, k, batch, steps, mode), repeats=3)
+        jax_run = None if looped else _jax_runner(d, n, k, batch, steps)
         jax_time = median_seconds(jax_run) if jax_run else float("nan")
         p = regression_prompts(d, n, spec["rollout_prompts"], 0)
         V, W = _init(d)
-        roll_kernel = median_seconds(lambda: _kernels.rollout(V, W, p.X, p.y, p.w_star, k, 0.0, False))
-        roll_numpy = median_seconds(lambda: reference.rollout(V, W, p.X, p.y, p.w_star, k, 0.0, False), repeats=3)
+        roll_kernel = median_seconds(lambda: _kernels.rollout(V, W, p.X, p.y, p.w_star, k, 0.0, looped))
+        roll_numpy = median_seconds(lambda: reference.rollout(V, W, p.X, p.y, p.w_star, k, 0.0, looped), repeats=3)
         rows.append({
             "case": name, "kernel steps/s": steps / kernel, "numpy steps/s": steps / numpy_time,
             "jax steps/s": steps / jax_time, "kernel/numpy": numpy_time / kernel, "kernel/jax": jax_time / kernel,

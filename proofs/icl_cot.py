@@ -200,9 +200,9 @@ LOOPED_EQUATION = {
                   "final-output loss, preconditioned-GD form)",
         expr=_looped_equation(loops),
         symbols=(d, n, gamma),
-        source=Source(DERIVED, f"each loop is w <- w - gamma S (w - w*) (W13 = I, W24 = -1, V31 = -gamma I), so the error "
-                      f"after K loops is E tr (I - gamma S)^(2K) (as E_k); isotropic by rotation invariance; exact for "
-                      f"K <= 2 (moments up to m = 4)", "derived here",
+        source=Source(DERIVED, "each loop is w <- w - gamma S (w - w*) (W13 = I, W24 = -1, V31 = -gamma I), so the error "
+                      "after K loops is E tr (I - gamma S)^(2K) (as E_k); isotropic by rotation invariance; exact for "
+                      "K <= 2 (moments up to m = 4)", "derived here",
                       "Gatmiry et al., ICML 2024 prove that the looped linear layer's global minimiser is multi-step "
                       "preconditioned GD [secondary: abstract]; Yang et al., ICLR 2024 (arXiv 2311.12424) train a looped "
                       "block on its final output [paper: abstract]."),
