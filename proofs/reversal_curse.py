@@ -24,6 +24,14 @@ Sources, with the labels of our notes (``../shared/notes/wave2/reversal_curse_bi
 * [code] marlo-z/reversal_curse_analysis ``src/datasets/ReverseDataset.py``: pairs over disjoint
   alphabets, 70% trained both ways, the rest one way (direction drawn at random) with the other
   held out; the repository holds only the multi-layer GPT-2 experiments, no bilinear model.
+* [searched again] for :math:`\varepsilon`, its dependence on :math:`d` and the assumptions of the
+  one-layer-transformer section: the stored arXiv HTML v1/v2 (only the front matter and abstract
+  come back), the LessWrong linkpost (Sec. 4: "one-layer transformers under certain assumptions
+  similar to Tian et al. (2023a)"), a NeurIPS poster digest (Sec. 4 has a table of token
+  notations), the themoonlight and liner digests, and the authors' code (GPT-2 only, 24 layers by
+  default; ``--n_layers 1`` would be a GPT-2 block with MLP and LayerNorm, not Tian et al.'s
+  framework). None states :math:`\varepsilon`, its d-dependence or those assumptions, so
+  the paper's :math:`\varepsilon` stays [unconfirmed] and the transformer variant is not built.
 * [derived] everything else, each sympy-checkable step an entry of :func:`obligations`, checked
   in ``tests/proofs``.
 """

@@ -20,7 +20,9 @@ GD runs exactly on coefficients :math:`\Theta_t = E^\top W_t X^\top` (see
 :mod:`theorytk.reversal._kernels`), so its cost does not grow with ``d``.
 
 The one-layer transformer variant of the paper (§4, "the framework of Tian et al. 2023") is not
-built: our notes could not pin its assumptions (the paper's full text was not reachable).
+built: its assumptions could not be pinned. The paper's full text was not reachable, and the
+authors' code (marlo-z/reversal_curse_analysis) holds only multi-layer GPT-2 experiments (see
+:mod:`proofs.reversal_curse` for what was searched).
 """
 from dataclasses import dataclass
 
