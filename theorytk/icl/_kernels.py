@@ -202,6 +202,35 @@ def loss_and_gradients(V, W, X, y, wstar, eta, k, mode):
     return loss, gV, gW
 
 
+@kernel
+def _matvec(M, x, out, transpose):
+    """out = M x, or M^T x if ``transpose``."""
+    D = x.shape[0]
+    for i in range(D):
+        acc = 0.0
+        for j in range(D):
+            acc += (M[j, i] if transpose else M[i, j]) * x[j]
+        out[i] = acc
+
+
+@kernel
+def _gram_apply(G0, z, u, n, out):
+    """out = G_t u with G_t = [G0 0; 0 0] + z z^T / n: G0 (the data Gram's (x, y) block, d+1 x d+1) costs
+    O(d^2) instead of O(D^2), the query's own column a rank-one term."""
+    d1 = G0.shape[0]
+    D = z.shape[0]
+    zu = 0.0
+    for i in range(D):
+        zu += z[i] * u[i]
+    for i in range(D):
+        out[i] = z[i] * zu / n
+    for i in range(d1):
+        acc = 0.0
+        for j in range(d1):
+            acc += G0[i, j] * u[j]
+        out[i] += acc
+
+
 @kernel(parallel=True)
 def _looped_passes(V, W, X, y, wstar, K, every, Zs, Gs, Lam, Cs, per_prompt):
     """Forward K loops and back-propagate, per prompt (see the module docstring).
@@ -212,23 +241,23 @@ def _looped_passes(V, W, X, y, wstar, K, every, Zs, Gs, Lam, Cs, per_prompt):
     B, n, d = X.shape
     D = 2 * d + 2
     for b in prange(B):
-        G0 = _data_gram(X[b], y[b], D)
-        G = G0.copy()
-        z = np.zeros(D)
-        z[D - 1] = 1.0
+        G0 = _data_gram(X[b], y[b], d + 1)
         H = np.zeros((K, D))
         outs = np.zeros((K, D))
-        o = np.zeros(D)
+        z = np.zeros(D)
+        z[D - 1] = 1.0
         for t in range(K):
             Zs[b, t, :] = z
-            G[:, :] = G0
-            _add_column(G, z, n)
-            _output(V, W, G, z, H[t], Gs[b, t], o)
-            outs[t, :] = o
-            z = o.copy()
+            _matvec(W, z, H[t], False)
+            _gram_apply(G0, z, H[t], n, Gs[b, t])
+            _matvec(V, Gs[b, t], outs[t], False)
+            for i in range(D):
+                outs[t, i] += z[i]
+            z = outs[t]
         loss = 0.0
         lam = np.zeros(D)
         a = np.zeros(D)
+        back = np.zeros(D)
         for t in range(K - 1, -1, -1):
             if every or t == K - 1:
                 for i in range(d):
@@ -237,28 +266,15 @@ def _looped_passes(V, W, X, y, wstar, K, every, Zs, Gs, Lam, Cs, per_prompt):
                     loss += 0.5 * r * r
             Lam[b, t, :] = lam
             zt, ht = Zs[b, t], H[t]
-            for i in range(D):
-                acc = 0.0
-                for j in range(D):
-                    acc += V[j, i] * lam[j]
-                a[i] = acc
-            G[:, :] = G0
-            _add_column(G, zt, n)
-            c = Cs[b, t]
-            for i in range(D):
-                acc = 0.0
-                for j in range(D):
-                    acc += G[i, j] * a[j]
-                c[i] = acc
+            _matvec(V, lam, a, True)
+            _gram_apply(G0, zt, a, n, Cs[b, t])
+            _matvec(W, Cs[b, t], back, True)
             zh, za = 0.0, 0.0
             for i in range(D):
                 zh += zt[i] * ht[i]
                 za += zt[i] * a[i]
             for i in range(D):
-                acc = 0.0
-                for j in range(D):
-                    acc += W[j, i] * c[j]
-                lam[i] += acc + (zh * a[i] + ht[i] * za) / n
+                lam[i] += back[i] + (zh * a[i] + ht[i] * za) / n
         per_prompt[b] = loss
 
 
