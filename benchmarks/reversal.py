@@ -27,10 +27,13 @@ with the vectorised :func:`theorytk.reversal._kernels.exp_nonpositive`; the upda
 The NumPy reference performs the same two products, so its time is at least the
 ``products numpy`` column: ``numpy / products numpy`` (3.4-3.8 measured) is what removing all of
 its overhead gains at BLAS speed. The kernel passes that only by its products being faster than
-OpenBLAS on these small shapes, so >= 5x NumPy on the dense case is at the edge of what the
-flops allow (measured 3.0-5.3x, and 0.67-1.48x JAX, across runs at load ~7). The one-hot case
-does ``O(M N)`` work a step against the reference's dense products and its softmax (30 000
-logits) is the kernel's main cost.
+OpenBLAS on these small shapes (``gemm_nn``: 29 us, 46 GFLOP/s at best, against BLAS's 39 us),
+so >= 5x NumPy on the dense case is at the edge of what the flops allow. Measured in this
+module's table (medians, load ~6-7): 3.0-5.3x NumPy and 0.67-1.48x JAX over six runs; best of
+15 interleaved repeats (same load): kernel 1.73e4 steps/s, NumPy 4.23e3 (4.1x), its products
+alone 2.0e4 (the 4.7x ceiling), JAX 1.41e4 (1.22x). The one-hot case does ``O(M N)`` work a step
+against the reference's dense products, and its softmax (30 000 logits) is the kernel's main
+cost: 7.8x NumPy and 6.3x JAX at best, 6.7-8.9x and 2.4-7.8x in the medians.
 """
 import numpy as np
 
