@@ -97,7 +97,8 @@ def mlp_backward(net, grad_out, grad, scratch=None):
     After a training-mode forward pass if ``net`` has normalised layers: there
     :math:`\partial L/\partial\gamma = \sum_i g_i\hat z_i`, :math:`\partial L/\partial\beta = \sum_i g_i`
     and :math:`\partial L/\partial z = \gamma\sigma_B^{-1}(g - \bar g - \hat z\,\overline{g\hat z})`
-    (Ioffe & Szegedy 2015, Sec. 3), with g = dL/d(normalised output) and bars the means over rows.
+    (the chain rule through Alg. 1 of Ioffe & Szegedy 2015, simplified here and checked against sympy's derivative
+    in ``tests/unit/test_dfiv_batchnorm.py``), with g = dL/d(normalised output) and bars the means over rows.
     """
     layers = _layers(net.params, net.sizes)
     grads = _layers(grad, net.sizes)
