@@ -11,7 +11,16 @@ trained on the mean logistic loss :math:`\frac1N \sum_n \log(1 + e^{-y_n f(X_n)}
 Huang, Liang, Yang (ICML 2025, arXiv 2505.00926) study "an attention layer followed by a linear
 layer" trained by GD [paper, abstract]; the embedding (concatenated one-hots), the full W (no
 separate key/query/value matrices), the query at the last token and the initialisation are our
-reading [unconfirmed against the paper's Sec. 2].
+reading [unconfirmed against the paper's Sec. 2]. A third-party note on the paper (stored code
+index, id 61396501216) [secondary] gives :math:`T_\theta(X) = u^\top \sum_\ell x_\ell
+\,\mathrm{softmax}(X^\top W x_L/\lambda)_\ell` (ours with :math:`\lambda = 1`: query at the last
+token, a full W, no value matrix), the loss :math:`\sum_{L'=1}^{L} \frac{1}{|I_{L'}|}\sum_{n \in I_{L'}}
+\log(1 + e^{-y_n T_\theta(X_n)})` (each length weighted equally; ours is the mean over all strings,
+which leaves the max-margin limits unchanged), a phase-1 attention step scaled up by
+:math:`\lambda`, experiments with L = 6, :math:`\eta = 0.1`, :math:`t_0 = 100`, :math:`\lambda = 2`, and
+orthogonal embeddings in the theory (our concatenated one-hots are not orthogonal across tokens
+at one position). It states the loss rate of its Thm. 4.5 as
+:math:`O(L\|u^*\|^2/(\eta\sqrt t))`, where the abstract says :math:`O(1/t)`; we test :math:`1/t`.
 
 Parity through chain of thought at inference (:meth:`OneLayerTransformer.parity_by_cot`): the
 parity state :math:`c_t` (a while the number of b's in :math:`s_1..s_t` is even) obeys
