@@ -18,7 +18,7 @@ References
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats as _scipy_stats
+from scipy.special import stdtrit
 
 from theorytk import _validate
 
@@ -108,7 +108,7 @@ def t_interval(x, level=0.95, axis=0):
     """
     level = _level(level)
     mean, se, n = _mean_se_n(x, axis)
-    half = _scipy_stats.t.ppf(0.5 + level / 2, n - 1) * se
+    half = stdtrit(n - 1, 0.5 + level / 2) * se
     return mean - half, mean + half
 
 
@@ -259,7 +259,7 @@ def loglog_slope(x, y, y_se=None, level=0.95):
         chi2_reduced = float(chi2 / dof)
         scale = max(1.0, chi2_reduced)
     slope_se = float(np.sqrt(scale / s_uu))
-    half = _scipy_stats.t.ppf(0.5 + level / 2, dof) * slope_se
+    half = stdtrit(dof, 0.5 + level / 2) * slope_se
     return SlopeFit(
         slope=float(slope),
         intercept=float(intercept),
