@@ -27,7 +27,6 @@ Method (no tolerance-tuned iterative solver):
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.optimize import linprog, nnls
 
 from theorytk import _validate
 
@@ -107,6 +106,8 @@ def separable(features, labels):
 
 
 def _separable(Z):
+    from scipy.optimize import linprog   # on first use: scipy.optimize is ~0.25 s of every start-up (benchmarks.startup)
+
     D = Z.shape[1]
     res = linprog(np.zeros(D), A_ub=-Z, b_ub=-np.ones(Z.shape[0]), bounds=[(None, None)] * D, method="highs")
     return res.status == 0
@@ -141,6 +142,8 @@ def max_margin(features, labels):
     E = np.vstack([Z.T, np.ones((1, N))])
     f = np.zeros(D + 1)
     f[D] = 1.0
+    from scipy.optimize import nnls
+
     v, _ = nnls(E, f, maxiter=50 * (N + D))
     denominator = 1.0 - v.sum()
     support = np.flatnonzero(v > 0)
