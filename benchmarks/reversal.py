@@ -23,7 +23,7 @@ Where the time goes (Gaussian case, one thread, best of 15-25 repeats, load 3.5-
 or NumPy's ``@``, about 25 GFLOP/s) and about 35-60 us by ``theorytk._gemm.gemm_nn`` (no
 transposes, state ``W^T``); the softmax over ``M N = 4800`` logits was 63-79 us with the scalar libm
 ``exp`` (the kernel's bottleneck, and JAX's advantage: its fused softmax is 15 us) and is 15 us
-with the vectorised :func:`theorytk.reversal._kernels.exp_nonpositive`; the update is 3-5 us.
+with the vectorised :func:`theorytk._vecmath.exp_nonpositive`; the update is 3-5 us.
 The NumPy reference performs the same two products, so its time is at least the
 ``products numpy`` column: ``numpy / products numpy`` (3.4-3.8 measured) is what removing all of
 its overhead gains at BLAS speed. The kernel passes that only by its products being faster than

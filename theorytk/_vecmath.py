@@ -26,9 +26,12 @@ has an *absolute* error of a few 1e-16 for every ``x`` (relative accuracy degrad
 where the numerator cancels; the kernels only need absolute accuracy). NaN gives NaN,
 ``+-inf`` gives ``+-1``.
 
-Caching caveat: numba's on-disk cache of a kernel is invalidated only by changes to the
-kernel's own file, not to the functions it inlines from here. After editing this module,
-delete ``theorytk/**/__pycache__/*.nbi`` (a fresh clone, as in CI, has no cache).
+:func:`exp_nonpositive` is :math:`e^x` for :math:`x \\le 0` by the same reduction and
+approximant (the softmax of :mod:`theorytk.reversal`).
+
+Caching: the kernels that inline these functions are cached by
+:class:`theorytk._jit.SourceTreeLocator`, stamped by the contents of this file too, so an
+edit here recompiles them.
 """
 from math import factorial
 
@@ -90,6 +93,35 @@ def tanh(x):
     p_minus = even - odd
     scaled_p = scale * (even + odd)
     return np.copysign((p_minus - scaled_p) / (p_minus + scaled_p), x)
+
+
+EXP_FLOOR = -708.0
+"""Below it :func:`exp_nonpositive` returns 0 (``np.exp`` is below 3.31e-308 there, subnormal from -708.4)."""
+
+
+@kernel(inline="always", fastmath=False)
+def exp_nonpositive(x):
+    r""":math:`e^x` for :math:`x \le 0`, in arithmetic that LLVM vectorises (``np.exp`` is a scalar libm call here).
+
+    The method of :func:`tanh` (Cody-Waite reduction, [6/6] Pade approximant):
+    :math:`e^x = 2^{k} e^{r}` with :math:`k = \operatorname{round}(x / \ln 2) \le 0` and
+    :math:`r = x - k \ln 2 \in [-\tfrac{\ln 2}{2}, \tfrac{\ln 2}{2}]` (``ln 2`` split in a high and a low part, so
+    :math:`k \ln 2_{hi}` is exact), :math:`2^{k}` written into the exponent bits, and
+    :math:`e^r = P(r)/P(-r)` with :math:`P(r) = E(r^2) + r\,O(r^2)` (the Pade numerator; its error is below
+    1e-18 on that interval). Measured against ``np.exp``: at most 2 ulp on ``[EXP_FLOOR, 0]`` (tests). Below
+    :data:`EXP_FLOOR` it returns 0 (``np.exp`` gives at most 3.31e-308 there), NaN gives NaN, ``-inf`` gives 0.
+    Compiled without fast-math flags, and so are its callers (reassociation would undo the split of ``ln 2``).
+    """
+    a = max(x, EXP_FLOOR)
+    k = np.floor(a * _LOG2E + 0.5)
+    r = (a - k * _LN2_HI) - k * _LN2_LO
+    k_int = _float_bits(_TWO52 - k) - _TWO52_BITS
+    scale = _bits_float((_EXPONENT_BIAS - k_int) << 52)
+    r2 = r * r
+    even = 1.0 + r2 * (_E1 + r2 * (_E2 + r2 * _E3))
+    odd = r * (_O0 + r2 * (_O1 + r2 * _O2))
+    value = scale * ((even + odd) / (even - odd))
+    return 0.0 if x < EXP_FLOOR else value
 
 
 @kernel

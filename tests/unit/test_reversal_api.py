@@ -3,7 +3,6 @@ finite differences, the kernel's exp and sparse/dense products, the fit's access
 benchmark on a tiny case."""
 import math
 
-import numba
 import numpy as np
 import pytest
 
@@ -142,26 +141,6 @@ def test_small_steps_approach_gradient_flow_at_first_order():
     flow = 2 * loss[0.05] - loss[0.1]                    # Richardson extrapolation to lr -> 0
     gaps = np.array([abs(loss[lr] - flow) for lr in (0.4, 0.2, 0.1)])
     np.testing.assert_allclose(gaps[:-1] / gaps[1:], 2.0, rtol=0.15)
-
-
-@numba.njit(fastmath=False, error_model="numpy")
-def _exp_all(x):
-    out = np.empty_like(x)
-    for i in range(x.shape[0]):
-        out[i] = _kernels.exp_nonpositive(x[i])
-    return out
-
-
-def test_vectorised_exp_is_within_two_ulp_of_numpy():
-    rng = np.random.default_rng(11)
-    x = np.concatenate([-rng.uniform(0, -_kernels.EXP_FLOOR, 200_000), -rng.exponential(1e-3, 1000),
-                        [0.0, -0.0, -5e-324, -1e-300, _kernels.EXP_FLOOR, -np.log(2) / 2, -np.log(2)]])
-    got, want = _exp_all(x), np.exp(x)
-    assert np.all(np.abs(got - want) <= 2 * np.spacing(want))
-    assert _exp_all(np.array([0.0]))[0] == 1.0
-    below = _exp_all(np.array([_kernels.EXP_FLOOR - 1e-9, -720.0, -1e308, -np.inf]))
-    np.testing.assert_array_equal(below, 0.0)                        # np.exp: < 3.31e-308 (subnormal) there
-    assert np.isnan(_exp_all(np.array([np.nan]))[0])                 # divergence stays visible
 
 
 def test_sparse_and_dense_products_equal_matmul():

@@ -28,43 +28,15 @@ fewer than a quarter non-zeros), so one-hot GD costs ``O(M N)`` a step instead o
 reference's dense ``O(M^2 N + M N^2)``. A dense step is two products, ``2 (M^2 N + M N^2)`` flops
 in all, the same as the reference's, so the kernel's gain over it is the
 reference's overhead and its ``M N`` scalar ``exp`` calls: the softmax uses
-:func:`exp_nonpositive`, which LLVM vectorises (profile and numbers in :mod:`benchmarks.reversal`).
+:func:`theorytk._vecmath.exp_nonpositive`, which LLVM vectorises (profile and numbers in :mod:`benchmarks.reversal`).
 """
 import numpy as np
 
 from theorytk._gemm import PLAIN, gemm_nn
 from theorytk._jit import kernel
-from theorytk._vecmath import (_E1, _E2, _E3, _EXPONENT_BIAS, _LN2_HI, _LN2_LO, _LOG2E, _O0, _O1, _O2, _TWO52,
-                               _TWO52_BITS, _bits_float, _float_bits)
+from theorytk._vecmath import exp_nonpositive
 
 BLOWUP = 1e300
-EXP_FLOOR = -708.0
-"""Below it :func:`exp_nonpositive` returns 0 (``np.exp`` is below 3.31e-308 there, subnormal from -708.4)."""
-
-
-@kernel(inline="always", fastmath=False)
-def exp_nonpositive(x):
-    r""":math:`e^x` for :math:`x \le 0`, in arithmetic that LLVM vectorises (``np.exp`` is a scalar libm call here).
-
-    The method of :func:`theorytk._vecmath.tanh` (Cody-Waite reduction, [6/6] Pade approximant):
-    :math:`e^x = 2^{k} e^{r}` with :math:`k = \operatorname{round}(x / \ln 2) \le 0` and
-    :math:`r = x - k \ln 2 \in [-\tfrac{\ln 2}{2}, \tfrac{\ln 2}{2}]` (``ln 2`` split in a high and a low part, so
-    :math:`k \ln 2_{hi}` is exact), :math:`2^{k}` written into the exponent bits, and
-    :math:`e^r = P(r)/P(-r)` with :math:`P(r) = E(r^2) + r\,O(r^2)` (the Pade numerator; its error is below
-    1e-18 on that interval). Measured against ``np.exp``: at most 2 ulp on ``[EXP_FLOOR, 0]`` (tests). Below
-    :data:`EXP_FLOOR` it returns 0 (``np.exp`` gives at most 3.31e-308 there), NaN gives NaN, ``-inf`` gives 0.
-    Compiled without fast-math flags, and so are its callers (reassociation would undo the split of ``ln 2``).
-    """
-    a = max(x, EXP_FLOOR)
-    k = np.floor(a * _LOG2E + 0.5)
-    r = (a - k * _LN2_HI) - k * _LN2_LO
-    k_int = _float_bits(_TWO52 - k) - _TWO52_BITS
-    scale = _bits_float((_EXPONENT_BIAS - k_int) << 52)
-    r2 = r * r
-    even = 1.0 + r2 * (_E1 + r2 * (_E2 + r2 * _E3))
-    odd = r * (_O0 + r2 * (_O1 + r2 * _O2))
-    value = scale * ((even + odd) / (even - odd))
-    return 0.0 if x < EXP_FLOOR else value
 
 
 @kernel(fastmath=False)
