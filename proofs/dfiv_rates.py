@@ -151,6 +151,10 @@ SIEVE_PROXY_RISK = Theorem(
 )
 
 
+#: every theorem of the module (the validation and tests iterate over it)
+THEOREMS = (L2_RISK, PROJECTED_RISK, LINEAR_L2_RISK, STAGE1_DFIV, SIEVE_PROXY_RISK)
+
+
 def sieve_proxy_optimum():
     """``(J*, R(J*))`` of :data:`SIEVE_PROXY_RISK`: the single positive root of dR/dJ = 0 and the risk there."""
     risk = SIEVE_PROXY_RISK.expr

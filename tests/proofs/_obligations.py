@@ -14,10 +14,15 @@ def holds(kind, payload):
 
 
 def assert_listed_and_sourced(module):
-    """Every Theorem of ``module`` is in its ``THEOREMS`` (once, by a unique name), with a full source and no
-    symbol outside the ones it declares."""
-    found = [v for v in vars(module).values() if isinstance(v, Theorem)]
-    assert {id(t) for t in found} == {id(t) for t in module.THEOREMS}
+    """Every Theorem of ``module`` (a module-level name, or a value of a module-level dict, tuple or list such as
+    a family indexed by k) is in its ``THEOREMS`` (once, by a unique name), with a full source and no symbol outside
+    the ones it declares."""
+    found = {id(v): v for v in vars(module).values() if isinstance(v, Theorem)}
+    for name, value in vars(module).items():
+        members = value.values() if isinstance(value, dict) else value if isinstance(value, (tuple, list)) else ()
+        if name != "THEOREMS":
+            found.update((id(t), t) for t in members if isinstance(t, Theorem))
+    assert set(found) == {id(t) for t in module.THEOREMS}
     assert len({t.name for t in module.THEOREMS}) == len(module.THEOREMS)
     for t in module.THEOREMS:
         assert isinstance(t.source, Source) and t.source.confidence in CONFIDENCE, t.name

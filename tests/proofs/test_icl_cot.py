@@ -13,7 +13,6 @@ import pytest
 
 from proofs import icl_cot
 from proofs.theorem import CONFIDENCE
-from proofs.theorem import Theorem
 from tests.proofs._obligations import holds
 
 OBLIGATIONS = icl_cot.obligations()
@@ -55,18 +54,6 @@ def test_sources_and_numbers():
         assert int(icl_cot.NS_ITERATIONS.evaluate(eps=1e-10, rho=rho)) == expected
     assert float(icl_cot.NS_RESIDUAL.evaluate(rho=0.5, k=3)) == 0.5**8
     assert np.isclose(float(icl_cot.edge_step(10, 40)), 0.4444444444)
-
-
-def test_listed_and_sourced():
-    """Every Theorem of the module, top-level or in a per-k dict, is in THEOREMS once, sourced, with its symbols."""
-    found = [v for v in vars(icl_cot).values() if isinstance(v, Theorem)]
-    found += [t for v in vars(icl_cot).values() if isinstance(v, dict) for t in v.values() if isinstance(t, Theorem)]
-    found += list(icl_cot.WISHART)
-    assert {id(t) for t in found} == {id(t) for t in icl_cot.THEOREMS}
-    assert len({t.name for t in icl_cot.THEOREMS}) == len(icl_cot.THEOREMS)
-    for t in icl_cot.THEOREMS:
-        assert t.source.reference and t.source.where and t.statement, t.name
-        assert t.expr.free_symbols <= set(t.symbols), t.name
 
 
 def test_looped_step_and_its_error_match_the_notes():
