@@ -36,7 +36,7 @@ def test_fft_convolution_equals_direct_convolution(n, m, seed):
 
 
 def test_every_snippet_is_a_program_that_reports_two_durations():
-    for name in startup.SNIPPETS:
+    for name in [startup.FLOOR, *startup.SNIPPETS]:
         compile(startup.program(name), name, "exec")          # a syntax error in a snippet fails here
     (row,) = startup.main(names=["memory.ess"], repeats=1)   # the cheapest one end to end (no numba kernel)
     assert row["import s"] > 0 and row["first call s"] > 0 and row["total s"] == row["import s"] + row["first call s"]
