@@ -60,16 +60,21 @@ def test_construction_reproduces_gradient_descent(d, n, seed, eta, k):
                                atol=1e-13)
 
 
-@settings(max_examples=25, deadline=None)
-@given(st.integers(2, 5), st.integers(2, 12), seeds(), st.lists(st.floats(-0.6, 0.6), min_size=4, max_size=4))
-def test_isotropic_rollout_is_rotation_equivariant(d, n, seed, coef):
+def _isotropic_model(d, coef):
+    """An LSA layer whose blocks are multiples of I_d (and a scalar y-one entry): rotation-equivariant by design."""
     D, blk = 2 * d + 2, blocks(d)
     V, W = np.zeros((D, D)), np.zeros((D, D))
     V[blk["w"], blk["x"]] = coef[0] * np.eye(d)
     V[blk["w"], blk["w"]] = coef[1] * np.eye(d)
     W[blk["x"], blk["w"]] = coef[2] * np.eye(d)
     W[blk["y"], blk["one"]] = coef[3]
-    model = LinearSelfAttention(d, V, W)
+    return LinearSelfAttention(d, V, W)
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(2, 5), st.integers(2, 12), seeds(), st.lists(st.floats(-0.6, 0.6), min_size=4, max_size=4))
+def test_isotropic_rollout_is_rotation_equivariant(d, n, seed, coef):
+    model = _isotropic_model(d, coef)
     prompts = regression_prompts(d, n, 8, seed)
     Q, _ = np.linalg.qr(np.random.default_rng(seed).standard_normal((d, d)))
     np.testing.assert_allclose(model.rollout_error(prompts.rotated(Q), 3), model.rollout_error(prompts, 3),
@@ -118,13 +123,7 @@ def test_looped_construction_reproduces_gradient_descent(d, n, seed, eta, k):
 @settings(max_examples=20, deadline=None)
 @given(st.integers(2, 5), st.integers(2, 12), seeds(), st.lists(st.floats(-0.6, 0.6), min_size=4, max_size=4))
 def test_isotropic_looped_rollout_is_rotation_equivariant_under_a_general_covariance(d, n, seed, coef):
-    D, blk = 2 * d + 2, blocks(d)
-    V, W = np.zeros((D, D)), np.zeros((D, D))
-    V[blk["w"], blk["x"]] = coef[0] * np.eye(d)
-    V[blk["w"], blk["w"]] = coef[1] * np.eye(d)
-    W[blk["x"], blk["w"]] = coef[2] * np.eye(d)
-    W[blk["y"], blk["one"]] = coef[3]
-    model = LinearSelfAttention(d, V, W)
+    model = _isotropic_model(d, coef)
     rng = np.random.default_rng(seed)
     A = rng.standard_normal((d, d))
     prompts = regression_prompts(d, n, 8, seed, covariance=A @ A.T + 0.1 * np.eye(d))

@@ -103,6 +103,14 @@ def compress(A):
     return ptr, idx, val, dense
 
 
+@kernel(inline="always", fastmath=False)
+def _dense_product(X, Y):
+    """``X @ Y`` for C-contiguous dense operands by the register-tiled :func:`theorytk._gemm.gemm_nn`."""
+    out = np.empty((X.shape[0], Y.shape[1]))
+    gemm_nn(X, Y, np.zeros(Y.shape[1]), out, 0, X.shape[0], PLAIN, out)
+    return out
+
+
 @kernel(fastmath=False)
 def product(A, compressed, B):
     """``A @ B`` for a constant ``A`` given with its :func:`compress` and a C-contiguous ``B``: the register-tiled
@@ -110,9 +118,7 @@ def product(A, compressed, B):
     plain loop over the rows that are dense)."""
     ptr, idx, val, dense = compressed
     if dense.all():
-        out = np.empty((A.shape[0], B.shape[1]))
-        gemm_nn(A, B, np.zeros(B.shape[1]), out, 0, A.shape[0], PLAIN, out)
-        return out
+        return _dense_product(A, B)
     out = np.zeros((A.shape[0], B.shape[1]))
     for i in range(A.shape[0]):
         acc = out[i]
@@ -134,9 +140,7 @@ def right_product(B, A, compressed):
     result through a one-entry row)."""
     ptr, idx, val, dense = compressed
     if dense.all():
-        out = np.empty((B.shape[0], A.shape[1]))
-        gemm_nn(B, A, np.zeros(A.shape[1]), out, 0, B.shape[0], PLAIN, out)
-        return out
+        return _dense_product(B, A)
     out = np.zeros((B.shape[0], A.shape[1]))
     for m in range(A.shape[0]):
         lo, hi = (0, A.shape[1]) if dense[m] else (ptr[m], ptr[m + 1])
