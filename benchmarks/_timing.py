@@ -30,6 +30,23 @@ def median_seconds(fn, repeats=5, min_time=0.2):
     return statistics.median(per_call)
 
 
+def alternating_medians(runs, rounds=5, min_time=0.1):
+    """Median seconds per call of every callable in the dict ``runs``, timed in turn for ``rounds`` rounds.
+
+    Each round times every peer once, one after the other (after one warm-up call each), so
+    that a change of load during the run hits all peers alike; a peer that is None gets NaN.
+    Returns ``(medians, spreads)``: per peer the median over the rounds and max/min of them.
+    """
+    live = {name: fn for name, fn in runs.items() if fn is not None}
+    times = {name: [] for name in live}
+    for _ in range(rounds):
+        for name, fn in live.items():
+            times[name].append(median_seconds(fn, repeats=1, min_time=min_time))
+    medians = {name: float(np.median(times[name])) if name in live else float("nan") for name in runs}
+    spreads = {name: max(t) / min(t) for name, t in times.items()}
+    return medians, spreads
+
+
 def matmul_gflops(size=2000, repeats=3):
     """GFLOP/s of an ``size`` x ``size`` float64 matrix product (2 size^3 flops) on this machine."""
     rng = np.random.default_rng(0)

@@ -21,8 +21,7 @@ import numba
 import numpy as np
 from numba import prange
 
-from benchmarks._timing import table
-from benchmarks.mfld import alternating_medians
+from benchmarks._timing import alternating_medians, table
 from theorytk import _gemm
 from theorytk.mfld._kernels import BLOCK
 

@@ -24,7 +24,7 @@ import sys
 
 import numpy as np
 
-from benchmarks._timing import matmul_gflops, median_seconds, table
+from benchmarks._timing import alternating_medians, matmul_gflops, table
 from theorytk._jit import numba_threads
 from theorytk.mfld import MeanFieldProblem, reference, simulate
 from theorytk.mfld.langevin import _choose_driver
@@ -43,23 +43,6 @@ def _case(replicas, N, n, d, steps, seed=0):
     x0 = rng.standard_normal((replicas, N, d + 1))
     noise = rng.standard_normal((replicas, steps, N, d + 1))
     return problem, x0, noise
-
-
-def alternating_medians(runs, rounds=5, min_time=0.1):
-    """Median seconds per call of every callable in the dict ``runs``, timed in turn for ``rounds`` rounds.
-
-    Each round times every peer once, one after the other (after one warm-up call each), so
-    that a change of load during the run hits all peers alike; a peer that is None gets NaN.
-    Returns ``(medians, spreads)``: per peer the median over the rounds and max/min of them.
-    """
-    live = {name: fn for name, fn in runs.items() if fn is not None}
-    times = {name: [] for name in live}
-    for _ in range(rounds):
-        for name, fn in live.items():
-            times[name].append(median_seconds(fn, repeats=1, min_time=min_time))
-    medians = {name: float(np.median(times[name])) if name in live else float("nan") for name in runs}
-    spreads = {name: max(t) / min(t) for name, t in times.items()}
-    return medians, spreads
 
 
 def _kernel_runner(problem, x0, noise):

@@ -1,10 +1,10 @@
 """Elementary functions that LLVM can vectorise inside numba kernels.
 
-On this platform numba lowers ``math.tanh`` and ``np.tanh`` to scalar libm calls (no SVML),
-which caps a tanh-bound kernel at 20-30 ns per element. :func:`tanh` below uses only
+Without SVML numba lowers ``math.tanh``, ``np.tanh`` and ``np.exp`` to scalar libm calls,
+which keeps a loop that calls them from being vectorised. :func:`tanh` below uses only
 arithmetic, ``floor``, ``fabs``, ``copysign`` and bit casts, so a loop over contiguous
-memory compiles to AVX2 code: about 1.4 ns per element in cache here, against 23 ns for
-``np.tanh`` (``python -m benchmarks mfld`` reports the kernels that use it).
+memory compiles to SIMD code (timings: ``benchmarks/MEASUREMENTS.md``; ``python -m
+benchmarks mfld`` reports the kernels that use it).
 
 Method. For ``a = min(|x|, 20)`` (``tanh 20 = 1`` in double precision),
 
