@@ -97,9 +97,9 @@ class MLP:
         Activation of the last layer.
     batch_norm : sequence of int
         Dense layers (0 = the first product; negative: from the end, -1 = the output layer)
-        whose product is batch-normalised before its activation (see the module docstring). Their scales and shifts follow the dense
-        layers in ``params``; the running statistics are ``stats[RUNNING_MEAN]`` and
-        ``stats[RUNNING_VAR]`` (:mod:`theorytk.dfiv._kernels`).
+        whose product is batch-normalised before its activation (see the module docstring).
+        Their scales and shifts follow the dense layers in ``params``; the running statistics
+        are ``stats[RUNNING_MEAN]`` and ``stats[RUNNING_VAR]`` (:mod:`theorytk.dfiv._kernels`).
     """
 
     def __init__(self, sizes, rng, backend="numba", output="linear", batch_norm=()):
