@@ -15,8 +15,10 @@ from theorytk.metastable.search import _convolve
 
 SYSTEMS = ("mfld", "metastable", "alignment", "dfiv", "icl", "contrastive", "memory", "implicit_bias", "reversal")
 #: measured with ``python -X importtime`` on this 2-core machine under load: scipy.signal 1.8 s (it was imported
-#: for one fftconvolve), scipy.stats 0.9 s (for a t quantile), the rest never used by the systems
-HEAVY = ("scipy.signal", "scipy.stats", "matplotlib", "sympy", "proofs", "torch", "jax")
+#: for one fftconvolve), scipy.stats 0.9 s (for a t quantile), scipy.optimize and scipy.interpolate 0.2-0.5 s (the
+#: SVM oracle and the B-spline sieve import them on first use), the rest never used by the systems
+HEAVY = ("scipy.signal", "scipy.stats", "scipy.optimize", "scipy.interpolate", "matplotlib", "sympy", "proofs", "torch",
+         "jax")
 
 
 def test_importing_every_system_loads_no_heavy_module():

@@ -20,7 +20,6 @@ import itertools
 import math
 
 import numpy as np
-from scipy.interpolate import BSpline
 from scipy.special import eval_hermitenorm
 
 from theorytk import _validate
@@ -79,6 +78,8 @@ class Basis:
             per = [[eval_hermitenorm(k, u[:, d]) / math.sqrt(math.factorial(k)) for k in range(self.terms + 1)]
                    for d in range(self.dim)]
             return np.column_stack([np.prod([per[d][e[d]] for d in range(self.dim)], axis=0) for e in self.exponents])
+        from scipy.interpolate import BSpline   # on first use: scipy.interpolate is ~0.3 s of every start-up
+
         per = []
         for d in range(self.dim):
             t = self.knots[d]
