@@ -295,7 +295,7 @@ class DFIV:
         del self._step_work, self._workspace
 
     def _epoch(self, epoch, inputs, held_out, best):
-        """One epoch of the schedule on the standardised ``inputs`` of :meth:`_fit`; returns the new ``best``."""
+        """One epoch of the schedule on the network inputs of :meth:`_fit`; returns the new ``best``."""
         tx1, iz1, iz2, w2, y2 = inputs
         lr = self._lr(epoch)
         work = self._workspace
@@ -350,7 +350,7 @@ class DFIV:
         self._feature_steps(self.covariate_net, w2, lr, self.covariate_iter, loss)
 
     def _closed_form(self, tx1, iz1, iz2, w2, y2):
-        """Both stages at the current networks, from the standardised inputs of :meth:`_fit`."""
+        """Both stages at the current networks, from the network inputs of :meth:`_fit`."""
         xi2 = None if self.covariate_net is None else self.covariate_net(w2)
         return self._solve(two_stage.with_intercept(self.instrument_net(iz1)),
                            two_stage.with_intercept(self.instrument_net(iz2)), xi2, tx1, y2)
@@ -386,7 +386,7 @@ class DFIV:
 
     # -- prediction -------------------------------------------------------------------
     def _covariate_inputs(self, x):
-        """Standardised covariate columns of ``x`` (None without covariates)."""
+        """The covariate columns of ``x`` as the covariate net takes them (None without covariates)."""
         if self._w_in is None:
             return None
         if x is None:
@@ -417,7 +417,7 @@ class DFIV:
         return self._instrument_prediction(self._z_in(z), self._covariate_inputs(x)) * self.y_scale
 
     def _instrument_prediction(self, iz, w):
-        """:meth:`predict_instrument` from standardised instruments and covariates, in units of the scaled y."""
+        """:meth:`predict_instrument` from the networks' instrument and covariate inputs, in units of the scaled y."""
         xi = None if w is None else self.covariate_net(w)
         return two_stage.predict_instrument(self.fit_, two_stage.with_intercept(self.instrument_net(iz)), xi)
 
