@@ -43,7 +43,7 @@ control wired to the corrected sampler, a score error of eps in every coordinate
 eps sqrt(d)) and DPO pairs read loser-first; the last five repeat only the families they read
 (MUTANT_FAMILIES).
 """
-from functools import partial
+from functools import lru_cache, partial
 
 import numba
 import numpy as np
@@ -141,15 +141,10 @@ def dpo_problem(n_pairs, seed=7):
     return ref, DPO(pairs, beta=DPO_BETA)
 
 
-def _quadratic(theta, d=2):
-    """The potential f = theta . phi(x) (theorytk.alignment.features' order: b, diag A, A_(i<j)) for d = 2."""
-    A = np.array([[theta[2], theta[4]], [theta[4], theta[3]]])
-    return QuadraticPotential(A, theta[:d])
-
-
 POPULATION_PAIRS = 200_000
 
 
+@lru_cache(maxsize=None)   # deterministic, and every DPO run (the true model's and its mutant's) needs it
 def dpo_population_optimum(pairs=POPULATION_PAIRS, seed=99):
     """Mode weights of argmin_q F_pop(q) + beta KL(q || p_ref) over the DA family q = p_ref e^{-f}, f quadratic.
 
@@ -168,7 +163,7 @@ def dpo_population_optimum(pairs=POPULATION_PAIRS, seed=99):
     """
     from scipy.optimize import minimize
     from scipy.special import expit, log_expit
-    from theorytk.alignment.dual_averaging import feature_moments, features
+    from theorytk.alignment.dual_averaging import feature_moments, features, potential_of
 
     ref, reward = dpo_setting()
     x1, x2 = ref.sample(pairs, seed=seed), ref.sample(pairs, seed=seed + 1)
@@ -177,7 +172,7 @@ def dpo_population_optimum(pairs=POPULATION_PAIRS, seed=99):
 
     def objective(theta):
         try:
-            tilted = tilt(ref, _quadratic(theta))
+            tilted = tilt(ref, potential_of(theta, ref.d))
         except ValueError:                         # an improper tilt: outside the family
             return np.inf, np.zeros_like(theta)
         margin = difference @ theta                # beta (psi(x) - psi(x')): x preferred
@@ -188,7 +183,7 @@ def dpo_population_optimum(pairs=POPULATION_PAIRS, seed=99):
         return loss + DPO_BETA * kl, -(slope @ difference) / pairs + DPO_BETA * cov @ theta
 
     best = minimize(objective, np.zeros(difference.shape[1]), jac=True, method="BFGS", options={"gtol": 1e-10})
-    return (tilt(ref, _quadratic(best.x)).target.weights,
+    return (tilt(ref, potential_of(best.x, ref.d)).target.weights,
             tilt(ref, reward * (-1.0 / DPO_BETA)).target.weights)
 
 
@@ -343,14 +338,6 @@ def _da_point(config):
     return out
 
 
-def _dpo_value(objective, potential):
-    """DPO's loss F(q) = -mean log sigma(beta (f(x_l) - f(x_w))) for q = p_ref e^{-f}, on ``objective``'s pairs."""
-    from scipy.special import log_expit
-
-    pairs = objective.pairs
-    return float(-np.mean(log_expit(objective.beta * (potential(pairs[:, 1]) - potential(pairs[:, 0])))))
-
-
 def _dpo_run(config, pairs, seed):
     """(reference, the DPO objective as labelled, the objective DA is given) on ``pairs`` Bradley-Terry pairs."""
     ref, objective = dpo_problem(pairs, seed=seed)
@@ -372,7 +359,7 @@ def _dpo_point(config, seed):
     ref, objective, trained = _dpo_run(config, config["pairs"], 7)
     result = dual_averaging(trained, ref, config["iterations"])
     short = dual_averaging(trained, ref, 3)
-    k3 = short.loss if trained is objective else np.array([_dpo_value(objective, f) for f in short.potentials])
+    k3 = short.loss if trained is objective else np.array([objective.loss(f) for f in short.potentials])
     target = short.tilts[-1].target
     samples = _sampler(config, ref, short.potentials[-1]).sample(config["n"], STEPS_P2, HORIZON_P2, seed=seed)
     nearest = np.argmin(((samples[:, None, :] - target.means[None]) ** 2).sum(-1), axis=1)

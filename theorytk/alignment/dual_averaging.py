@@ -226,8 +226,12 @@ class DPO:
         theta = theta_of(potential)
         return self.beta * (self._phi_l @ theta - self._phi_w @ theta)
 
+    def loss(self, potential):
+        """:math:`F(q)` for :math:`q \\propto p_\\text{ref} e^{-f}`, ``f = potential`` (only f's differences enter)."""
+        return float(-np.mean(log_expit(self._margin(potential))))
+
     def value(self, state):
-        return float(-np.mean(log_expit(self._margin(state.potential))))
+        return self.loss(state.potential)
 
     def covariance_with_features(self, state):
         slope = self.beta * expit(-self._margin(state.potential))
