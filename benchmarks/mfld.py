@@ -19,12 +19,11 @@ the same run; a cost curve (seconds per step against N on the large case's data,
 log-log slope, for the kernel and for JAX on the same noise); and the time of a second
 process's import and first call, which cached kernels should keep under a second.
 """
-import subprocess
-import sys
 
 import numpy as np
 
 from benchmarks._timing import alternating_medians, matmul_gflops, table
+from benchmarks.startup import fresh_process_seconds
 from theorytk._jit import numba_threads
 from theorytk.mfld import MeanFieldProblem, reference, simulate
 from theorytk.mfld.langevin import _choose_driver
@@ -116,17 +115,6 @@ def _jax_runner(problem, x0, steps, noise=None):
     return lambda: jax.block_until_ready(go())
 
 
-def second_process_start():
-    """Seconds for a fresh interpreter to import theorytk.mfld and run one small simulate (cached kernels)."""
-    code = ("import time; t = time.perf_counter(); import numpy as np; from theorytk.mfld import MeanFieldProblem, "
-            "simulate; p = MeanFieldProblem(np.linspace(-1, 1, 8), np.zeros(8), lam=0.1, lam_l2=0.1); "
-            "simulate(p, 16, 10, 0.01); print(time.perf_counter() - t)")
-    subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)  # fills the cache
-    times = [float(subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout)
-             for _ in range(3)]
-    return float(np.median(times))
-
-
 SAME = ("kernel steps/s", "numpy steps/s", "jax steps/s", "kernel/numpy", "kernel/jax", "kernel GFLOP/s",
         "of matmul peak")
 OWN = ("simulate steps/s", "jax own-noise steps/s", "simulate/jax", "spread (max/min of rounds)")
@@ -174,8 +162,9 @@ def main(cases=None, start_time=True, matmul_size=2000, curve=(64, 128, 256, 512
         print("log-log slope of seconds per step against N: "
               + ", ".join(f"{peer} {slope:.2f}" for peer, slope in slopes.items()))
     if start_time:
-        start = second_process_start()
-        print(f"second process: import theorytk.mfld + first simulate call: {start:.2f} s (target < 1 s)")
+        imported, called = fresh_process_seconds("mfld.simulate")
+        print(f"second process: import theorytk.mfld + first simulate call: {imported + called:.2f} s (target < 1 s; "
+              "every system: python -m benchmarks startup)")
     return rows
 
 
