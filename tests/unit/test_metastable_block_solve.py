@@ -137,3 +137,14 @@ def test_falls_back_to_the_lu_where_the_labels_do_not_deflate(case):
 def test_small_chains_and_small_clusters_keep_the_lu(clusters, size):
     chain = cot_chain(clusters, size, 1e-3, seed=0)
     assert HittingSolver(chain, chain.goal).method == "sparse lu"
+
+
+def test_a_forced_method_is_used_and_agrees_with_the_automatic_choice():
+    chain = cot_chain(3, 64, 1e-3, seed=2)
+    auto = HittingSolver(chain, chain.goal)
+    assert auto.method == "sparse lu"                                # small: the LU
+    forced = HittingSolver(chain, chain.goal, method="deflated gmres")
+    assert forced.method == "deflated gmres"
+    np.testing.assert_allclose(forced.mean(), auto.mean(), rtol=1e-10)
+    with pytest.raises(ValueError, match="method"):
+        HittingSolver(chain, chain.goal, method="cholesky")

@@ -148,6 +148,9 @@ class HittingSolver:
     chain : CotChain
     target : int or array_like of int
         The target set :math:`T`.
+    method : {"auto", "deflated gmres", "sparse lu"}, default "auto"
+        "auto" decides as above; the other two force a solver (a forced GMRES still falls back
+        to the LU when it stalls).
 
     Attributes
     ----------
@@ -158,9 +161,10 @@ class HittingSolver:
         ``"deflated gmres"`` or ``"sparse lu"``: the solver in use now.
     """
 
-    def __init__(self, chain, target):
+    def __init__(self, chain, target, method="auto"):
         self.chain = check_chain(chain)
         self.target = state_set(chain, "target", target)
+        _validate.choice("method", method, {"auto", "deflated gmres", "sparse lu"})
         self.finite = reaches_almost_surely(chain.P, self.target)
         self._free = self.finite & ~self.target
         free = np.flatnonzero(self._free)
@@ -169,7 +173,8 @@ class HittingSolver:
         self._lu = self._iterative = None
         groups = np.unique(chain.labels[free], return_inverse=True)[1]
         sizes = np.bincount(groups)
-        if free.size >= _ITERATIVE_MIN_STATES and sizes @ sizes >= _ITERATIVE_MIN_CLUSTER * free.size:
+        clustered = free.size >= _ITERATIVE_MIN_STATES and sizes @ sizes >= _ITERATIVE_MIN_CLUSTER * free.size
+        if free.size and (method == "deflated gmres" or (method == "auto" and clustered)):
             self._iterative = ClusterDeflatedSolver(self._matrix, groups)
         elif free.size:
             self._lu = spla.splu(self._matrix.tocsc())
