@@ -98,11 +98,10 @@ def mc_rate(path, mc):
                             title="self-normalised MC correction")
     ax = fig.add_subplot(1, 2, 2)
     sizes = [r.config["M"] for r in mc["mc"]]
-    err = [abs(r.scalars["fraction"] - r.scalars["target_fraction"]) for r in mc["mc"]]
-    se = [r.scalars["fraction_se"] for r in mc["mc"]]
-    ax.errorbar(sizes, err, yerr=3 * np.array(se), fmt="o-", capsize=3, label="|w_hat - w*| (3 SE bars)")
-    ax.axhline(0.01, color="k", ls="--", label="0.01 allowance")
-    ax.set(xscale="log", xlabel="M", ylabel="favoured-mode weight error", title="sampler with the MC correction")
+    err, se = mc["log_odds"].T
+    ax.plot(sizes, err, "o-", label="|logit(1 - w_hat) - logit(1 - w*)|")
+    ax.plot(sizes, 3 * se, "k--", label="the gate: 3 SE of it")
+    ax.set(xscale="log", xlabel="M", ylabel="minority-mass log-odds error", title="sampler with the MC correction")
     ax.legend(fontsize=8)
     save(fig, path)
 

@@ -574,7 +574,8 @@ def p2_claims(p, results):
     rmse_se = np.array([r.scalars["mse_se"] for r in rate]) / (2 * rmse)
     fit = stats.loglog_slope(sizes, rmse, rmse_se)
     claims.append(Rate.of(thm.MC_CORRECTION_RMSE, "M", fit, tolerance=0.15, name="RMS error of the MC correction vs M"))
-    return claims, dict(sizes=sizes, rmse=rmse, rmse_se=rmse_se, fit=fit, mc=mc)
+    log_odds = np.array([_minority_log_odds(r) for r in mc])   # (error, SE) per M: what _gate judges
+    return claims, dict(sizes=sizes, rmse=rmse, rmse_se=rmse_se, fit=fit, mc=mc, log_odds=log_odds)
 
 
 def _envelope(name, values, first=1, sanity=None):
