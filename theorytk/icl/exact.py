@@ -25,6 +25,11 @@ def _check_prompts(prompts):
     return prompts
 
 
+def _gd_arguments(prompts, eta, steps):
+    """The checked (prompts, eta > 0, steps >= 1) of the gradient-descent references."""
+    return _check_prompts(prompts), _validate.positive("eta", eta), _validate.integer("steps", steps, minimum=1)
+
+
 def gd_rollout_error(prompts, eta, steps):
     """Squared errors of gradient descent on each prompt, shape (batch, steps).
 
@@ -36,9 +41,7 @@ def gd_rollout_error(prompts, eta, steps):
     steps : int
         Number of GD steps, >= 1; column i is the error after i + 1 steps.
     """
-    prompts = _check_prompts(prompts)
-    eta = _validate.positive("eta", eta)
-    steps = _validate.integer("steps", steps, minimum=1)
+    prompts, eta, steps = _gd_arguments(prompts, eta, steps)
     S = prompts.covariances()
     w = np.zeros_like(prompts.w_star)
     out = np.empty((prompts.batch, steps))
@@ -63,9 +66,7 @@ def conditional_gd_error(prompts, eta, steps):
     steps : int
         >= 1.
     """
-    prompts = _check_prompts(prompts)
-    eta = _validate.positive("eta", eta)
-    steps = _validate.integer("steps", steps, minimum=1)
+    prompts, eta, steps = _gd_arguments(prompts, eta, steps)
     factor = (1.0 - eta * np.linalg.eigvalsh(prompts.covariances())) ** 2
     return np.cumprod(np.repeat(factor[:, None, :], steps, axis=1), axis=1).sum(axis=2)
 
