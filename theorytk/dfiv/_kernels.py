@@ -378,6 +378,22 @@ def norm_backward_rows(net, scratch, partial_row, deltas, layer, sums, i0, i1):
     backward_rows(net, scratch, partial_row, deltas, i0, i1, layer)
 
 
+@kernel
+def _norm_gradient_sums(net, scratch, layer):
+    r"""The all-row :math:`S_g` and :math:`S_{g\hat z}` of normalised layer ``layer`` (2, width): the blocks' sums
+    (their gradients of beta and gamma in ``scratch.partial``) added in block order.
+
+    A serial kernel of its own: inside a ``parallel=True`` function numba would make each of
+    these array additions a parallel region (a thread wake-up each, two per block).
+    """
+    sums = np.zeros((2, net.sizes[layer + 1]))
+    for blk in range(n_blocks(net.x.shape[0])):
+        ggamma, gbeta = norm_params(scratch.partial[blk], net.sizes, net.norm_at, layer)
+        sums[0] += gbeta
+        sums[1] += ggamma
+    return sums
+
+
 @kernel(parallel=True)
 def backward_segments(net, scratch):
     """The backward passes below each normalised layer, top down, once :func:`top_rows` ran on every block.
@@ -391,11 +407,7 @@ def backward_segments(net, scratch):
     for l in range(sizes.size - 2, -1, -1):
         if net.norm_at[l] < 0:
             continue
-        sums = np.zeros((2, sizes[l + 1]))
-        for blk in range(n_blocks(n)):
-            ggamma, gbeta = norm_params(scratch.partial[blk], sizes, net.norm_at, l)
-            sums[0] += gbeta
-            sums[1] += ggamma
+        sums = _norm_gradient_sums(net, scratch, l)
         for blk in prange(n_blocks(n)):
             i0, i1 = block_rows(n, blk)
             norm_backward_rows(net, scratch, scratch.partial[blk], scratch.deltas[get_thread_id()], l, sums, i0, i1)

@@ -43,7 +43,7 @@ TANH, IDENTITY = 0, 1
 SQUARED, LOGISTIC = 0, 1
 
 
-@kernel(inline="always")
+@kernel
 def _padded_inputs(Zt):
     """``Zp`` of shape ``(d+1, NP)``: ``Zt``, then a row of ones, over the ``n`` real columns; zeros after them."""
     d, n = Zt.shape
@@ -125,7 +125,8 @@ def _record(step, record_every, f, X, out_f, out_sq):
     """Store ``f`` and the mean squared norm of the particles ``X`` (before the step) at record steps."""
     if step % record_every == 0:
         slot = step // record_every
-        out_f[slot, :] = f[:out_f.shape[1]]
+        for j in range(out_f.shape[1]):
+            out_f[slot, j] = f[j]
         out_sq[slot] = _mean_square_norm(X)
 
 
@@ -142,7 +143,8 @@ def _step(X, Zp, y, act, loss, lam_l2, eta, sigma, noise, threshold, step, recor
     nblk, m = partial.shape
     for b in prange(nblk):
         _forward_block(X, Zp, act, zeros, H, b * BLOCK, min(N, (b + 1) * BLOCK), partial[b])
-    f[:] = 0.0
+    for j in range(m):
+        f[j] = 0.0
     for b in range(nblk):
         for j in range(m):
             f[j] += partial[b, j]
@@ -153,10 +155,13 @@ def _step(X, Zp, y, act, loss, lam_l2, eta, sigma, noise, threshold, step, recor
     for b in prange(nblk):
         bad[b] = _update_block(X, Zp, act, H, slope, lam_l2, eta, sigma, noise, threshold,
                                b * BLOCK, min(N, (b + 1) * BLOCK), G)
-    return bad.sum() > 0
+    for b in range(nblk):
+        if bad[b] > 0:
+            return True
+    return False
 
 
-@kernel(inline="always")
+@kernel
 def _workspace(N, Zp):
     """Scratch of :func:`_step` for one replica of ``N`` particles: ``(zeros, H, partial, G, bad, f, slope)``."""
     d1, m = Zp.shape
