@@ -115,7 +115,14 @@ FASTMATH = frozenset({"nsz", "arcp", "contract", "reassoc"})
 
 
 def kernel(*args, parallel=False, **kwargs):
-    """``numba.njit`` with the project's cache and fastmath settings."""
+    """``numba.njit`` with the project's cache and fastmath settings.
+
+    A ``parallel=True`` kernel should hold only ``prange`` loops and plain scalar loops: numba
+    turns every array expression in it, or in a helper inlined into it (``a[:] = 0``,
+    ``a.sum()``, ``s[0] += g``, ``np.zeros``), into a parallel region of its own, a wake-up
+    of the sleeping threads each time it runs. Serial array work goes into a serial kernel
+    that the parallel one calls. ``tests/unit/test_parallel_regions.py`` checks this.
+    """
     options = dict(cache=True, fastmath=set(FASTMATH), parallel=parallel, error_model="numpy")
     options.update(kwargs)
     if args and callable(args[0]):
