@@ -20,7 +20,6 @@ import itertools
 import math
 
 import numpy as np
-from scipy.special import eval_hermitenorm
 
 from theorytk import _validate
 from theorytk.dfiv import two_stage
@@ -74,6 +73,8 @@ class Basis:
             cols = [f(2 * np.pi * np.outer(x[:, d], j)) for d in range(self.dim) for f in (np.cos, np.sin)]
             return np.hstack(cols) * np.sqrt(2.0)
         if self.kind == "hermite":
+            from scipy.special import eval_hermitenorm   # here, not at import: scipy.special adds 60 ms to start-up
+
             u = (x - self.mean) / self.sd
             per = [[eval_hermitenorm(k, u[:, d]) / math.sqrt(math.factorial(k)) for k in range(self.terms + 1)]
                    for d in range(self.dim)]
