@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.early   # 90 s of compiling in one subprocess
 
 
 @pytest.fixture(scope="module")
