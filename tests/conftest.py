@@ -18,6 +18,5 @@ settings.register_profile(
 settings.load_profile("ci" if os.environ.get("CI") else "dev")
 
 
-
 def pytest_collection_modifyitems(config, items):
     items.sort(key=lambda item: item.get_closest_marker("early") is None)   # stable: the rest keep their order

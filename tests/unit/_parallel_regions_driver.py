@@ -8,7 +8,9 @@ pattern ``"prange"``; anything else (``"zeros function"``, ``"setitem"``, ``"inp
 ...) is an array expression that numba turned into a parallel region of its own, with a
 thread wake-up every time it runs. Kernels that no call here compiled map to None.
 """
+import importlib
 import json
+import pkgutil
 import sys
 
 import numba
@@ -54,6 +56,14 @@ def _exercise():
     alignment.DoobSampler(mix, alignment.CallablePotential(_linear, 1), "mc", mc_samples=4).sample(8, 3, 1.0, seed=0)
 
 
+def import_every_module():
+    """Import every module of theorytk, so that :func:`parallel_kernels` sees every kernel (a new system's too)."""
+    import theorytk
+
+    for info in pkgutil.walk_packages(theorytk.__path__, "theorytk."):
+        importlib.import_module(info.name)
+
+
 def parallel_kernels():
     """``{"module.name": dispatcher}`` of every ``parallel=True`` kernel in the loaded theorytk modules."""
     found = {}
@@ -75,8 +85,6 @@ def regions(dispatcher):
 
 
 if __name__ == "__main__":
-    import theorytk.alignment._kernels, theorytk.contrastive._kernels, theorytk.dfiv._stage_kernels  # noqa: E401,F401
-    import theorytk.icl._kernels, theorytk.metastable._kernels, theorytk.mfld._kernels  # noqa: E401,F401
-
+    import_every_module()
     _exercise()
     print(json.dumps({name: regions(d) for name, d in sorted(parallel_kernels().items())}))
